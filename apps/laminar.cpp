@@ -1,0 +1,128 @@
+// The `laminar` command: run, check and describe networks declared in YAML params files.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "framework/Describe.hpp"
+#include "framework/Network.hpp"
+#include "framework/Output.hpp"
+#include "framework/Simulation.hpp"
+
+using namespace laminar;
+
+namespace {
+
+NetworkSpec load_spec(const std::string& file, const std::vector<std::string>& sets, const std::string& steps,
+                      const std::string& output) {
+  ParamsDocument doc = ParamsDocument::load(file);
+  for (const auto& s : sets) doc.set_override(s);
+  if (!steps.empty()) doc.set_override("simulation.steps=" + steps);
+  if (!output.empty()) doc.set_override("simulation.output=" + output);
+  return NetworkSpec::from(doc, Registry::builtin());
+}
+
+int run_main(int argc, char** argv) {
+  CLI::App app{"Laminar: sparse-coding neural networks (LCA, error layers, convolutional dictionaries) from YAML params."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("laminar ") + LAMINAR_VERSION);
+
+  std::string params_file, steps, output;
+  std::vector<std::string> sets;
+  bool quiet = false, verbose = false;
+
+  auto* run = app.add_subcommand("run", "Run a network: learn, infer and record what its probes ask for.");
+  run->add_option("params", params_file, "YAML params file")->required();
+  run->add_option("--steps", steps, "Override simulation.steps");
+  run->add_option("--output,-o", output, "Override simulation.output (output directory)");
+  run->add_option("--set", sets, "Override any value: --set layers.V1.lambda=0.2 (repeatable)");
+  run->add_flag("--quiet,-q", quiet, "No progress output");
+  run->add_flag("--verbose,-v", verbose, "Print the resolved network before running");
+
+  auto* check = app.add_subcommand("check", "Validate a params file and print the resolved network and its schedule.");
+  check->add_option("params", params_file, "YAML params file")->required();
+  check->add_option("--set", sets, "Override any value (as for run)");
+
+  std::string kind, schedule_file;
+  bool markdown = false;
+  auto* describe = app.add_subcommand("describe", "Reference of every kind and parameter, or a network's schedule.");
+  describe->add_option("type", kind, "A layer, connection or probe type (default: all)");
+  describe->add_option("--schedule", schedule_file, "Print the update schedule of this params file");
+  describe->add_flag("--markdown", markdown, "The whole reference as Markdown (as in docs/reference/kinds.md)");
+  describe->add_option("--set", sets, "Override any value (with --schedule)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (*run) {
+    NetworkSpec spec = load_spec(params_file, sets, steps, output);
+    Network net(spec);
+    if (verbose) std::cout << summarize(net);
+    Output out(net.sim().output);
+    Simulation sim(net, out, RunOptions{quiet, verbose});
+    long n = sim.run();
+    if (!quiet) std::cout << "laminar: ran " << n << " steps; output in " << out.file_path() << "\n";
+    return 0;
+  }
+  if (*check) {
+    NetworkSpec spec = load_spec(params_file, sets, "", "");
+    Network net(spec);
+    std::cout << params_file << ": OK\n" << summarize(net);
+    return 0;
+  }
+  if (*describe) {
+    const Registry& reg = Registry::builtin();
+    if (!schedule_file.empty()) {
+      Network net(load_spec(schedule_file, sets, "", ""));
+      std::cout << net.describe_schedule();
+      return 0;
+    }
+    if (!kind.empty()) {
+      if (kind == "simulation") {
+        std::cout << describe_simulation();
+        return 0;
+      }
+      std::vector<std::string> all;
+      for (Category c : {Category::Layer, Category::Connection, Category::Probe})
+        for (const auto& n : reg.names(c)) {
+          all.push_back(n);
+          if (n == kind) {
+            std::cout << describe_kind(*reg.find(c, n));
+            return 0;
+          }
+        }
+      throw UserError("describe: no kind named '" + kind + "'" + did_you_mean(kind, all) +
+                      "; run `laminar describe` for the list");
+    }
+    if (markdown) {
+      std::cout << describe_all(reg);
+      return 0;
+    }
+    std::cout << "Kinds (laminar describe TYPE for one, --markdown for the full reference):\n";
+    for (Category c : {Category::Layer, Category::Connection, Category::Probe}) {
+      std::cout << "\n" << category_section(c) << ":\n";
+      for (const auto& n : reg.names(c)) std::cout << "  " << n << std::string(n.size() < 18 ? 18 - n.size() : 1, ' ')
+                                                   << reg.find(c, n)->summary << "\n";
+    }
+    return 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const UserError& e) {
+    std::cerr << "laminar: error: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "laminar: " << e.what() << std::endl;
+    return 3;
+  }
+}

@@ -1,0 +1,175 @@
+#include "connections/ConvolutionConnection.hpp"
+
+#include <hdf5.h>
+
+#include <filesystem>
+
+#include "framework/Network.hpp"
+#include "framework/Random.hpp"
+
+namespace laminar {
+
+ConvolutionConnection::ConvolutionConnection(const BuildContext& ctx) : Connection(ctx) {
+  const ParamSet& p = params_;
+  scale_ = float(p.real("scale"));
+  learning_rate_ = p.real("learning_rate");
+  momentum_ = p.real("momentum");
+  display_period_ = ctx.sim.display_period;
+  if (p.string("init") == "file" && !p.has("init_file")) p.fail("init", "init: file needs init_file (an HDF5 file)");
+  if (p.string("init") == "random" && p.real("init_min") > p.real("init_max"))
+    p.fail("init_min", "init_min must not exceed init_max");
+}
+
+void ConvolutionConnection::resolve(Network& net) {
+  Connection::resolve(net);
+  if (params_.has("trigger")) trigger_ = &net.layer(params_.string("trigger"), params_, "trigger");
+}
+
+void ConvolutionConnection::check_geometry() {
+  const Geometry a = pre_->geometry(), b = post_->geometry();
+  auto sizes = "pre '" + pre_name_ + "' is " + a.str() + " and post '" + post_name_ + "' is " + b.str() + " (ny x nx x nf)";
+  int stride = 0;
+  if (a.nx == b.nx && a.ny == b.ny) {
+    stride = 1;
+    kernels_on_pre_ = true;
+  } else if (b.nx % a.nx == 0 && b.ny % a.ny == 0 && b.nx / a.nx == b.ny / a.ny) {
+    stride = b.nx / a.nx;  // post finer: one-to-many (e.g. code -> reconstruction)
+    kernels_on_pre_ = true;
+  } else if (a.nx % b.nx == 0 && a.ny % b.ny == 0 && a.nx / b.nx == a.ny / b.ny) {
+    stride = a.nx / b.nx;  // pre finer: many-to-one (e.g. image -> features)
+    kernels_on_pre_ = false;
+  } else {
+    params_.fail_block(sizes + ": their sizes must be equal or differ by the same integer factor (the stride) in x and y");
+  }
+  if (params_.has("stride") && params_.integer("stride") != stride)
+    params_.fail("stride", "stride " + std::to_string(params_.integer("stride")) + " does not match the layer sizes: " +
+                               sizes + " implies stride " + std::to_string(stride));
+  const int patch = int(params_.integer("patch_size"));
+  if (patch < stride)
+    params_.fail("patch_size", "patch_size " + std::to_string(patch) + " is smaller than the stride " +
+                                   std::to_string(stride) + " implied by the layer sizes (" + sizes + "); some neurons would have no input");
+  const Geometry& fine = kernels_on_pre_ ? b : a;
+  const Geometry& coarse = kernels_on_pre_ ? a : b;
+  shape_ = ConvShape::make(fine, coarse, stride, patch, patch);
+}
+
+void ConvolutionConnection::initialize(const SimulationConfig& sim) {
+  weights_.assign(shape_.weights_size(), 0.0f);
+  const ParamSet& p = params_;
+  if (p.string("init") == "random") {
+    Rng rng(sim.seed, "weights/" + name_);
+    const double lo = p.real("init_min"), hi = p.real("init_max");
+    for (float& w : weights_) w = float(rng.uniform(lo, hi));
+  } else {
+    const std::string file = p.string("init_file"), dset = p.string("init_dataset");
+    auto fail = [&](const std::string& m) { p.fail("init_file", file + ": " + m); };
+    if (!std::filesystem::exists(file)) fail("weights file not found");
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) fail("not a readable HDF5 file");
+    if (H5Lexists(f, dset.c_str(), H5P_DEFAULT) <= 0) {
+      H5Fclose(f);
+      fail("no dataset '" + dset + "' (set init_dataset)");
+    }
+    hid_t d = H5Dopen2(f, dset.c_str(), H5P_DEFAULT);
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[8] = {0};
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank == 4) H5Sget_simple_extent_dims(sp, dims, nullptr);
+    H5Sclose(sp);
+    const hsize_t want[4] = {hsize_t(shape_.kernels()), hsize_t(shape_.patch_y), hsize_t(shape_.patch_x),
+                             hsize_t(shape_.features())};
+    if (rank != 4 || dims[0] != want[0] || dims[1] != want[1] || dims[2] != want[2] || dims[3] != want[3]) {
+      H5Dclose(d);
+      H5Fclose(f);
+      fail("dataset '" + dset + "' must have shape (" + std::to_string(want[0]) + ", " + std::to_string(want[1]) + ", " +
+           std::to_string(want[2]) + ", " + std::to_string(want[3]) + ") = (kernels, patch_y, patch_x, features)");
+    }
+    herr_t st = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, weights_.data());
+    H5Dclose(d);
+    H5Fclose(f);
+    if (st < 0) fail("reading dataset '" + dset + "' failed");
+  }
+  if (p.string("normalize") == "l2") cpu::normalize_l2(shape_, weights_.data(), float(p.real("strength")));
+  velocity_.assign(momentum_ > 0 ? weights_.size() : 0, 0.0f);
+  ++version_;
+}
+
+const std::vector<float>& ConvolutionConnection::transposed() {
+  if (transposed_version_ != version_) {
+    cpu::transpose_weights(shape_, weights_.data(), weights_t_);
+    transposed_version_ = version_;
+  }
+  return weights_t_;
+}
+
+void ConvolutionConnection::apply(const Tensor& in, Tensor& out, bool adjoint, float scale) {
+  // Forward with kernels on pre (coarse -> fine) scatters; the opposite direction gathers.
+  const bool scatter = kernels_on_pre_ != adjoint;
+  if (scatter) cpu::deliver_scatter(shape_, weights_.data(), in, out, scale);
+  else cpu::deliver_gather(shape_, transposed().data(), in, out, scale);
+}
+
+void ConvolutionConnection::deliver(Tensor& target) { apply(pre_buffer(), target, false, scale_); }
+
+bool ConvolutionConnection::learn(long step) {
+  if (!plastic()) return false;
+  const bool fire = trigger_ ? trigger_->fires(step + 1) : (step + 1) % display_period_ == 0;
+  if (!fire) return false;
+  const Tensor& coarse = kernels_on_pre_ ? pre_buffer() : post_->activity();
+  const Tensor& fine = kernels_on_pre_ ? post_->activity() : pre_buffer();
+  dw_.assign(weights_.size(), 0.0f);
+  // Hebbian term pre x post (post = error e), mean over the batch: Phi += eta mean_b(e (x) a).
+  cpu::hebbian(shape_, coarse, fine, dw_.data(), 1.0f / float(coarse.batch()));
+  const float eta = float(learning_rate_);
+  if (momentum_ > 0) {
+    const float mu = float(momentum_);
+    for (std::size_t i = 0; i < weights_.size(); ++i) {
+      velocity_[i] = mu * velocity_[i] + dw_[i];
+      weights_[i] += eta * velocity_[i];
+    }
+  } else {
+    for (std::size_t i = 0; i < weights_.size(); ++i) weights_[i] += eta * dw_[i];
+  }
+  if (params_.string("normalize") == "l2") cpu::normalize_l2(shape_, weights_.data(), float(params_.real("strength")));
+  ++version_;
+  return true;
+}
+
+WeightsView ConvolutionConnection::weights() const {
+  return WeightsView{weights_.data(), shape_.kernels(), shape_.patch_y, shape_.patch_x, shape_.features()};
+}
+
+void laminar_register_ConvolutionConnection(Registry& r) {
+  Schema s = Connection::common_schema();
+  s.integer("patch_size", std::nullopt, 1, 4096, "Kernel width and height, counted on the finer layer.")
+      .optional_integer("stride", 1, 4096, "Expected stride; checked against the ratio of the layer sizes.")
+      .real("scale", 1.0, -Schema::inf, Schema::inf, "Multiplies what is delivered.")
+      .choice("init", {"random", "file"}, std::string("random"),
+              "random: uniform in [init_min, init_max] from the simulation seed; file: read init_file.")
+      .optional_string("init_file", "HDF5 file with the weights, shape (kernels, patch, patch, features).")
+      .string("init_dataset", std::string("weights"), "Dataset name inside init_file.")
+      .real("init_min", -1.0, -Schema::inf, Schema::inf, "Lower bound of random initial weights.")
+      .real("init_max", 1.0, -Schema::inf, Schema::inf, "Upper bound of random initial weights.")
+      .choice("normalize", {"l2", "none"}, std::string("l2"),
+              "l2: scale each kernel (dictionary element) to L2 norm `strength` at start and after each update.")
+      .real("strength", 1.0, 0, Schema::inf, "Target L2 norm of each kernel.", true)
+      .real("learning_rate", 0.0, 0, Schema::inf, "Hebbian rate eta (0: fixed weights). Phi += eta mean_b(post (x) pre).")
+      .real("momentum", 0.0, 0, 0.999999, "Momentum mu: v <- mu v + dPhi; Phi += eta v.")
+      .optional_string("trigger", "Learn when this layer presents new data (default: last step of each display period).");
+  register_connection<ConvolutionConnection>(
+      r, KindInfo{Category::Connection, "Convolution",
+                  "Shared-weight convolution (the dictionary), any integer stride, optional Hebbian learning.",
+                  "The stride is the ratio of the layer sizes: post finer than pre is one-to-many (an LCA code "
+                  "reconstructing its input: `Phi a`), post coarser is many-to-one (a strided correlation). Kernel k "
+                  "belongs to feature k of the coarser layer and is a `patch_size x patch_size x nf` patch on the "
+                  "finer layer, centred (offset `-floor((patch_size - stride)/2)`), zero outside the layer. The "
+                  "weights are shape (kernels, patch, patch, features) in HDF5 files. Learning fires on the last "
+                  "step of each display period: `Phi += eta mean_b(e (x) a)` with e the post activity (an error "
+                  "layer), then each kernel is renormalised.",
+                  "Dictionary:\n  type: Convolution\n  pre: V1\n  post: Residual\n  channel: inhibitory\n  patch_size: 8\n"
+                  "  learning_rate: 0.05\n  momentum: 0.5",
+                  {"Transpose", "LCA", "Error", "WeightRecorder"}, s});
+}
+
+}  // namespace laminar

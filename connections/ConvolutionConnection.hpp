@@ -1,0 +1,46 @@
+#pragma once
+// Convolutional connection with shared weights (OpenPV HyPerConn with sharedWeights): the
+// dictionary Phi. The stride is the ratio of the layers' sizes (post finer: one-to-many, e.g.
+// code -> reconstruction; post coarser: many-to-one). Kernel k belongs to feature k of the
+// coarser layer and is a patch_size x patch_size patch on the finer layer (Backend.hpp).
+// Learning: Hebbian (pre x post, the error), mean over the batch, fired on the last step of each
+// display period, optional momentum, then each kernel renormalised to unit L2 norm.
+#include <vector>
+
+#include "framework/Backend.hpp"
+#include "framework/Connection.hpp"
+
+namespace laminar {
+
+class ConvolutionConnection : public Connection {
+ public:
+  explicit ConvolutionConnection(const BuildContext& ctx);
+  void resolve(Network& net) override;
+  void check_geometry() override;
+  void initialize(const SimulationConfig& sim) override;
+  void deliver(Tensor& target) override;
+  bool plastic() const override { return learning_rate_ > 0.0; }
+  bool learn(long step) override;
+  bool has_weights() const override { return true; }
+  WeightsView weights() const override;
+
+  // out += scale * Phi in (forward: this connection's direction) or Phi^T in (adjoint: the
+  // opposite direction, as a Transpose delivers).
+  void apply(const Tensor& in, Tensor& out, bool adjoint, float scale);
+  const ConvShape& shape() const { return shape_; }
+  bool kernels_on_pre() const { return kernels_on_pre_; }
+  std::vector<float>& mutable_weights() { ++version_; return weights_; }
+
+ private:
+  const std::vector<float>& transposed();
+  ConvShape shape_;
+  bool kernels_on_pre_ = true;  // pre is the coarser (or equal) layer
+  std::vector<float> weights_, weights_t_, velocity_, dw_;
+  long version_ = 0, transposed_version_ = -1;
+  float scale_ = 1.0f;
+  double learning_rate_ = 0.0, momentum_ = 0.0;
+  Layer* trigger_ = nullptr;
+  long display_period_ = 1;
+};
+
+}  // namespace laminar

@@ -1,0 +1,41 @@
+#include "framework/Connection.hpp"
+
+#include "framework/Network.hpp"
+#include "framework/Registry.hpp"
+
+namespace laminar {
+
+Schema Connection::common_schema() {
+  Schema s;
+  s.string("pre", std::nullopt, "Name of the layer read from.")
+      .string("post", std::nullopt, "Name of the layer delivered into.")
+      .choice("channel", {"excitatory", "inhibitory", "none"}, std::string("excitatory"),
+              "Post channel added into; `none` holds (and may learn) weights without delivering.")
+      .choice("pre_buffer", {"activity", "membrane"}, std::string("activity"),
+              "Which pre buffer is read: activity a, or membrane potential u (hierarchies reconstruct u).");
+  return s;
+}
+
+Connection::Connection(const BuildContext& ctx)
+    : name_(ctx.name), type_(ctx.type), params_(ctx.params) {
+  pre_name_ = params_.string("pre");
+  post_name_ = params_.string("post");
+  const std::string& ch = params_.string("channel");
+  channel_ = ch == "excitatory" ? ChannelId::Excitatory : ch == "inhibitory" ? ChannelId::Inhibitory : ChannelId::None;
+  reads_membrane_ = params_.string("pre_buffer") == "membrane";
+}
+
+void Connection::resolve(Network& net) {
+  pre_ = &net.layer(pre_name_, params_, "pre");
+  post_ = &net.layer(post_name_, params_, "post");
+  if (reads_membrane_ && !pre_->has_membrane())
+    params_.fail("pre_buffer", "layer '" + pre_name_ + "' (" + pre_->type() +
+                                   ") has no membrane; use pre_buffer: activity");
+  if (channel_ != ChannelId::None) post_->mark_channel_used(channel_);
+}
+
+const Tensor& Connection::pre_buffer() const {
+  return reads_membrane_ ? pre_->membrane() : pre_->activity();
+}
+
+}  // namespace laminar

@@ -1,0 +1,74 @@
+#pragma once
+// A connection delivers from a pre layer's buffer (activity or membrane) into one channel of
+// its post layer. Weights are owned by the connection (and shared, not copied, by a Transpose).
+#include <string>
+#include <vector>
+
+#include "framework/Layer.hpp"
+#include "framework/Params.hpp"
+#include "framework/Tensor.hpp"
+
+namespace laminar {
+
+class Network;
+struct SimulationConfig;
+struct BuildContext;
+
+// A read-only view of a connection's weights: [kernels][patch_y][patch_x][features].
+struct WeightsView {
+  const float* data = nullptr;
+  int kernels = 0, patch_y = 0, patch_x = 0, features = 0;
+  std::size_t size() const { return std::size_t(kernels) * patch_y * patch_x * features; }
+};
+
+class Connection {
+ public:
+  explicit Connection(const BuildContext& ctx);
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  static Schema common_schema();
+
+  const std::string& name() const { return name_; }
+  const std::string& type() const { return type_; }
+  const ParamSet& params() const { return params_; }
+  const std::string& pre_name() const { return pre_name_; }
+  const std::string& post_name() const { return post_name_; }
+  Layer& pre() const { return *pre_; }
+  Layer& post() const { return *post_; }
+  ChannelId channel() const { return channel_; }
+  bool reads_membrane() const { return reads_membrane_; }
+  // The pre buffer this connection reads (activity, or membrane u for hierarchies).
+  const Tensor& pre_buffer() const;
+
+  // Identity-like connections require and propagate equal geometry.
+  virtual bool same_geometry() const { return false; }
+
+  // Find pre/post (and originals); called once every object exists.
+  virtual void resolve(Network& net);
+  // Check geometry compatibility once every layer's geometry is known.
+  virtual void check_geometry() {}
+  virtual void initialize(const SimulationConfig&) {}
+  // Add this connection's contribution into `target` (a channel of the post layer).
+  virtual void deliver(Tensor& target) = 0;
+
+  virtual bool plastic() const { return false; }
+  // Learn if this step ends a learning period; returns true if weights changed.
+  virtual bool learn(long step) { return false; }
+
+  virtual bool has_weights() const { return false; }
+  virtual WeightsView weights() const { return {}; }
+
+ protected:
+  std::string name_;
+  std::string type_;
+  ParamSet params_;
+  std::string pre_name_, post_name_;
+  Layer* pre_ = nullptr;
+  Layer* post_ = nullptr;
+  ChannelId channel_ = ChannelId::Excitatory;
+  bool reads_membrane_ = false;
+};
+
+}  // namespace laminar

@@ -1,0 +1,81 @@
+#pragma once
+// Per-element arithmetic written once for the CPU backend and (later) CUDA kernels.
+// Every function here is plain inline math: no allocation, no globals, no I/O.
+#include <cmath>
+
+#ifdef __CUDACC__
+#define LAMINAR_HD __host__ __device__
+#else
+#define LAMINAR_HD
+#endif
+
+namespace laminar::math {
+
+enum class Threshold : int { Soft = 0, SoftNonNegative = 1, Hard = 2, Firm = 3 };
+
+struct ThresholdParams {
+  Threshold kind = Threshold::Soft;
+  float lambda = 0.1f;      // threshold
+  float width = 0.0f;       // firm threshold ramp width (OpenPV's VWidth)
+  float a_min = -INFINITY;  // optional clamps applied after thresholding
+  float a_max = INFINITY;
+};
+
+// a = T_lambda(u)  (seed paper eq. 3's transfer function; OpenPV's ANN activity).
+LAMINAR_HD inline float threshold(float u, const ThresholdParams& p) {
+  float a = 0.0f;
+  float m = u < 0.0f ? -u : u;
+  float s = u < 0.0f ? -1.0f : 1.0f;
+  switch (p.kind) {
+    case Threshold::Soft:  // sign(u) max(|u| - lambda, 0)
+      a = m > p.lambda ? s * (m - p.lambda) : 0.0f;
+      break;
+    case Threshold::SoftNonNegative:  // max(u - lambda, 0)
+      a = u > p.lambda ? u - p.lambda : 0.0f;
+      break;
+    case Threshold::Hard:  // u where |u| > lambda
+      a = m > p.lambda ? u : 0.0f;
+      break;
+    case Threshold::Firm:  // 0 below lambda, linear ramp to u over [lambda, lambda + width], u above
+      if (m <= p.lambda) a = 0.0f;
+      else if (m >= p.lambda + p.width) a = u;
+      else a = s * (p.lambda + p.width) * (m - p.lambda) / p.width;
+      break;
+  }
+  a = a < p.a_min ? p.a_min : a;
+  return a > p.a_max ? p.a_max : a;
+}
+
+// lambda * C(a): the sparsity cost whose gradient the threshold implements (u - a = lambda C'(a)).
+LAMINAR_HD inline float sparsity_cost(float a, const ThresholdParams& p) {
+  float m = a < 0.0f ? -a : a;
+  switch (p.kind) {
+    case Threshold::Soft:
+    case Threshold::SoftNonNegative:
+      return p.lambda * m;  // lambda |a|
+    case Threshold::Hard:
+      return m > 0.0f ? 0.5f * p.lambda * p.lambda : 0.0f;  // (lambda^2 / 2) L0 (OpenPV L0NormLCAProbe)
+    case Threshold::Firm: {
+      float t = p.lambda + p.width;  // OpenPV FirmThresholdCostFnLCAProbe
+      return p.lambda * (m < t ? m * (1.0f - m / (2.0f * t)) : 0.5f * t);
+    }
+  }
+  return 0.0f;
+}
+
+// LCA membrane update (seed eq. 3, OpenPV HyPerLCAInternalStateBuffer):
+//   tau du/dt = -u + drive + a.  Exponential Euler: u <- decay u + (1 - decay)(drive + a),
+//   decay = exp(-dt/tau), stable for any dt/tau. Forward Euler: u <- u + (dt/tau)(drive + a - u).
+LAMINAR_HD inline float membrane_exponential(float u, float drive_plus_self, float decay) {
+  return decay * u + (1.0f - decay) * drive_plus_self;
+}
+LAMINAR_HD inline float membrane_euler(float u, float drive_plus_self, float dt_over_tau) {
+  return u + dt_over_tau * (drive_plus_self - u);
+}
+
+// Error layer: e = scale (excitatory - inhibitory), e.g. input minus reconstruction.
+LAMINAR_HD inline float error_value(float excitatory, float inhibitory, float scale) {
+  return scale * (excitatory - inhibitory);
+}
+
+}  // namespace laminar::math

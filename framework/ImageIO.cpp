@@ -1,0 +1,355 @@
+#include "framework/ImageIO.hpp"
+
+#include <hdf5.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "framework/Error.hpp"
+#include "stb/stb_image.h"
+#include "stb/stb_image_write.h"
+
+namespace fs = std::filesystem;
+
+namespace laminar {
+
+std::vector<std::uint8_t> read_file_maybe_gz(const std::string& path) {
+  if (!fs::exists(path)) throw UserError(path + ": data file not found");
+  if (fs::is_directory(path)) throw UserError(path + ": expected a file, found a folder");
+  gzFile f = gzopen(path.c_str(), "rb");  // reads plain files too
+  if (!f) throw UserError(path + ": cannot open (" + std::strerror(errno) + ")");
+  std::vector<std::uint8_t> data;
+  std::uint8_t buf[1 << 16];
+  for (;;) {
+    int n = gzread(f, buf, sizeof buf);
+    if (n < 0) {
+      int err;
+      std::string msg = gzerror(f, &err);
+      gzclose(f);
+      throw UserError(path + ": corrupt or truncated compressed data (" + msg + ")");
+    }
+    if (n == 0) break;
+    data.insert(data.end(), buf, buf + n);
+  }
+  gzclose(f);
+  return data;
+}
+
+// ---------------------------------------------------------------- IDX
+
+namespace {
+
+class IdxSource : public DataSource {
+ public:
+  explicit IdxSource(const std::string& path) : path_(path), bytes_(read_file_maybe_gz(path)) {
+    if (bytes_.size() < 4 || bytes_[0] != 0 || bytes_[1] != 0)
+      throw UserError(path_ + ": not an IDX file (expected magic bytes 00 00 <type> <ndims>)");
+    type_ = bytes_[2];
+    int ndims = bytes_[3];
+    if (type_ != 0x08 && type_ != 0x0D)
+      throw UserError(path_ + ": IDX element type 0x" + hex(type_) + " unsupported (expected 0x08 unsigned byte or 0x0D float)");
+    if (ndims != 3 && ndims != 4)
+      throw UserError(path_ + ": IDX file has " + std::to_string(ndims) +
+                      " dimensions; images need 3 (count, rows, cols) or 4 (count, rows, cols, channels)");
+    if (bytes_.size() < std::size_t(4 + 4 * ndims)) throw UserError(path_ + ": IDX header truncated");
+    std::vector<long> dims(ndims);
+    for (int i = 0; i < ndims; ++i) {
+      const std::uint8_t* p = &bytes_[4 + 4 * i];
+      dims[i] = (long(p[0]) << 24) | (long(p[1]) << 16) | (long(p[2]) << 8) | long(p[3]);
+      if (dims[i] <= 0 || dims[i] > (1L << 30))
+        throw UserError(path_ + ": IDX dimension " + std::to_string(i) + " is " + std::to_string(dims[i]) + ", not a valid size");
+    }
+    count_ = dims[0];
+    geometry_ = Geometry{int(dims[2]), int(dims[1]), ndims == 4 ? int(dims[3]) : 1};
+    offset_ = 4 + 4 * ndims;
+    std::size_t elem = type_ == 0x08 ? 1 : 4;
+    std::size_t expected = offset_ + std::size_t(count_) * geometry_.size() * elem;
+    if (bytes_.size() != expected)
+      throw UserError(path_ + ": IDX header promises " + std::to_string(count_) + " images of " + geometry_.str() +
+                      " (" + std::to_string(expected) + " bytes) but the file holds " + std::to_string(bytes_.size()) +
+                      " bytes: truncated or corrupt");
+  }
+  long size() const override { return count_; }
+  Geometry geometry() const override { return geometry_; }
+  void read(long index, float* out) const override {
+    const std::size_t n = geometry_.size();
+    if (type_ == 0x08) {
+      const std::uint8_t* p = bytes_.data() + offset_ + std::size_t(index) * n;
+      for (std::size_t i = 0; i < n; ++i) out[i] = p[i] * (1.0f / 255.0f);
+    } else {
+      const std::uint8_t* p = bytes_.data() + offset_ + std::size_t(index) * n * 4;
+      for (std::size_t i = 0; i < n; ++i) {  // big-endian float32
+        std::uint32_t u = (std::uint32_t(p[4 * i]) << 24) | (std::uint32_t(p[4 * i + 1]) << 16) |
+                          (std::uint32_t(p[4 * i + 2]) << 8) | std::uint32_t(p[4 * i + 3]);
+        std::memcpy(&out[i], &u, 4);
+      }
+    }
+  }
+  std::string describe() const override {
+    return path_ + " (IDX, " + std::to_string(count_) + " images of " + geometry_.str() + ")";
+  }
+
+ private:
+  static std::string hex(int v) {
+    char b[8];
+    std::snprintf(b, sizeof b, "%02X", v);
+    return b;
+  }
+  std::string path_;
+  std::vector<std::uint8_t> bytes_;
+  int type_ = 0;
+  long count_ = 0;
+  std::size_t offset_ = 0;
+  Geometry geometry_;
+};
+
+// ---------------------------------------------------------------- image folder
+
+class FolderSource : public DataSource {
+ public:
+  FolderSource(const std::string& dir, int channels) : dir_(dir) {
+    if (!fs::is_directory(dir)) throw UserError(dir + ": image folder not found");
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (!e.is_regular_file()) continue;
+      std::string ext = e.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+      if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") files_.push_back(e.path().filename().string());
+    }
+    std::sort(files_.begin(), files_.end());
+    if (files_.empty()) throw UserError(dir + ": no .png/.jpg/.jpeg/.bmp images in this folder");
+    int w, h, c;
+    std::string first = dir_ + "/" + files_[0];
+    if (!stbi_info(first.c_str(), &w, &h, &c))
+      throw UserError(first + ": cannot read image (" + std::string(stbi_failure_reason()) + ")");
+    geometry_ = Geometry{w, h, channels > 0 ? channels : (c == 2 ? 1 : c == 4 ? 3 : c)};
+  }
+  long size() const override { return long(files_.size()); }
+  Geometry geometry() const override { return geometry_; }
+  void read(long index, float* out) const override {
+    std::string path = dir_ + "/" + files_[index];
+    int w, h, c;
+    unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, geometry_.nf);
+    if (!px) throw UserError(path + ": cannot decode image (" + std::string(stbi_failure_reason()) + ")");
+    if (w != geometry_.nx || h != geometry_.ny) {
+      stbi_image_free(px);
+      throw UserError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " but the folder's first image (" +
+                      files_[0] + ") is " + std::to_string(geometry_.nx) + "x" + std::to_string(geometry_.ny) +
+                      "; all images must have the same size");
+    }
+    for (std::size_t i = 0; i < geometry_.size(); ++i) out[i] = px[i] * (1.0f / 255.0f);
+    stbi_image_free(px);
+  }
+  std::string name(long index) const override { return files_[index]; }
+  std::string describe() const override {
+    return dir_ + " (folder, " + std::to_string(files_.size()) + " images of " + geometry_.str() + ")";
+  }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> files_;
+  Geometry geometry_;
+};
+
+// ---------------------------------------------------------------- HDF5
+
+class Hdf5Source : public DataSource {
+ public:
+  Hdf5Source(const std::string& path, const std::string& dataset) : path_(path), dataset_(dataset) {
+    if (!fs::exists(path)) throw UserError(path + ": data file not found");
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file_ < 0) throw UserError(path + ": not a readable HDF5 file");
+    if (H5Lexists(file_, dataset.c_str(), H5P_DEFAULT) <= 0) {
+      H5Fclose(file_);
+      throw UserError(path + ": no dataset '" + dataset + "' (set `dataset:` to the array's name)");
+    }
+    dset_ = H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT);
+    hid_t space = H5Dget_space(dset_);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[8] = {0};
+    if (rank >= 3 && rank <= 4) H5Sget_simple_extent_dims(space, dims, nullptr);
+    H5Sclose(space);
+    hid_t type = H5Dget_type(dset_);
+    H5T_class_t cls = H5Tget_class(type);
+    byte_ints_ = cls == H5T_INTEGER && H5Tget_size(type) == 1;
+    H5Tclose(type);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+      close();
+      throw UserError(path + ":" + dataset + ": expected a numeric array");
+    }
+    if (rank < 3 || rank > 4) {
+      close();
+      throw UserError(path + ":" + dataset + ": expected shape (count, ny, nx) or (count, ny, nx, nf), got rank " +
+                      std::to_string(rank));
+    }
+    count_ = long(dims[0]);
+    geometry_ = Geometry{int(dims[2]), int(dims[1]), rank == 4 ? int(dims[3]) : 1};
+    rank_ = rank;
+  }
+  ~Hdf5Source() override { close(); }
+  long size() const override { return count_; }
+  Geometry geometry() const override { return geometry_; }
+  void read(long index, float* out) const override {
+    hsize_t start[4] = {hsize_t(index), 0, 0, 0};
+    hsize_t count[4] = {1, hsize_t(geometry_.ny), hsize_t(geometry_.nx), hsize_t(geometry_.nf)};
+    hid_t space = H5Dget_space(dset_);
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+    hid_t mem = H5Screate_simple(rank_, count, nullptr);
+    herr_t st = H5Dread(dset_, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, out);
+    H5Sclose(mem);
+    H5Sclose(space);
+    if (st < 0) throw UserError(path_ + ":" + dataset_ + ": read of item " + std::to_string(index) + " failed");
+    if (byte_ints_)
+      for (std::size_t i = 0; i < geometry_.size(); ++i) out[i] *= 1.0f / 255.0f;
+  }
+  std::string describe() const override {
+    return path_ + ":" + dataset_ + " (HDF5, " + std::to_string(count_) + " images of " + geometry_.str() + ")";
+  }
+
+ private:
+  void close() {
+    if (dset_ >= 0) H5Dclose(dset_);
+    if (file_ >= 0) H5Fclose(file_);
+    dset_ = file_ = -1;
+  }
+  std::string path_, dataset_;
+  hid_t file_ = -1, dset_ = -1;
+  int rank_ = 3;
+  bool byte_ints_ = false;
+  long count_ = 0;
+  Geometry geometry_;
+};
+
+}  // namespace
+
+std::unique_ptr<DataSource> open_idx(const std::string& path) { return std::make_unique<IdxSource>(path); }
+std::unique_ptr<DataSource> open_image_folder(const std::string& dir, int channels) {
+  return std::make_unique<FolderSource>(dir, channels);
+}
+std::unique_ptr<DataSource> open_hdf5_images(const std::string& path, const std::string& dataset) {
+  return std::make_unique<Hdf5Source>(path, dataset);
+}
+
+std::unique_ptr<DataSource> open_data_source(const std::string& path, const std::string& format,
+                                             const std::string& dataset, int channels) {
+  std::string f = format;
+  if (f == "auto") {
+    std::string ext = fs::path(path).extension().string();
+    if (fs::is_directory(path)) f = "images";
+    else if (ext == ".h5" || ext == ".hdf5") f = "hdf5";
+    else f = "idx";
+  }
+  if (f == "images") return open_image_folder(path, channels);
+  if (f == "hdf5") return open_hdf5_images(path, dataset);
+  return open_idx(path);
+}
+
+// ---------------------------------------------------------------- labels CSV
+
+namespace {
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cur;
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    char ch = line[i];
+    if (quoted) {
+      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') { cur += '"'; ++i; }
+      else if (ch == '"') quoted = false;
+      else cur += ch;
+    } else if (ch == '"') {
+      quoted = true;
+    } else if (ch == ',') {
+      cells.push_back(cur);
+      cur.clear();
+    } else if (ch != '\r') {
+      cur += ch;
+    }
+  }
+  cells.push_back(cur);
+  return cells;
+}
+}  // namespace
+
+LabelTable LabelTable::read(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UserError(path + ": labels CSV not found");
+  LabelTable t;
+  std::string line;
+  if (!std::getline(in, line)) throw UserError(path + ":1: empty labels CSV (expected a header such as file,label)");
+  t.columns = split_csv(line);
+  auto col = [&](const std::string& name) {
+    auto it = std::find(t.columns.begin(), t.columns.end(), name);
+    if (it == t.columns.end()) throw UserError(path + ":1: header has no '" + name + "' column (expected e.g. file,label)");
+    return std::size_t(it - t.columns.begin());
+  };
+  std::size_t file_col = col("file");
+  col("label");
+  for (int n = 2; std::getline(in, line); ++n) {
+    if (line.empty() || line == "\r") continue;
+    auto cells = split_csv(line);
+    if (cells.size() != t.columns.size())
+      throw UserError(path + ":" + std::to_string(n) + ": expected " + std::to_string(t.columns.size()) +
+                      " comma-separated cells, got " + std::to_string(cells.size()));
+    t.rows[cells[file_col]] = cells;
+  }
+  return t;
+}
+
+std::string LabelTable::label(const std::string& file) const {
+  auto it = rows.find(file);
+  if (it == rows.end()) return "";
+  auto c = std::find(columns.begin(), columns.end(), "label") - columns.begin();
+  return it->second[c];
+}
+
+// ---------------------------------------------------------------- PNG
+
+void write_png(const std::string& path, const std::uint8_t* pixels, int width, int height, int channels) {
+  if (!stbi_write_png(path.c_str(), width, height, channels, pixels, width * channels))
+    throw UserError(path + ": cannot write PNG (directory not writable or disk full?)");
+}
+
+void write_dictionary_png(const WeightsView& w, const std::string& path) {
+  const bool rgb = w.features == 3;
+  const int tile_w = rgb ? w.patch_x : w.patch_x * w.features + (w.features - 1);
+  const int tile_h = w.patch_y;
+  const int zoom = std::max(1, 48 / std::max(tile_h, tile_w));
+  const int cols = int(std::ceil(std::sqrt(double(w.kernels))));
+  const int rows = (w.kernels + cols - 1) / cols;
+  const int pad = 1;
+  const int W = cols * (tile_w * zoom + pad) + pad, H = rows * (tile_h * zoom + pad) + pad;
+  const int C = rgb ? 3 : 1;
+  std::vector<std::uint8_t> img(std::size_t(W) * H * C, 40);  // dark grey grid lines
+  const std::size_t ksize = std::size_t(w.patch_y) * w.patch_x * w.features;
+  for (int k = 0; k < w.kernels; ++k) {
+    const float* kw = w.data + k * ksize;
+    float m = 1e-12f;
+    for (std::size_t i = 0; i < ksize; ++i) m = std::max(m, std::fabs(kw[i]));
+    int ox = pad + (k % cols) * (tile_w * zoom + pad), oy = pad + (k / cols) * (tile_h * zoom + pad);
+    for (int py = 0; py < w.patch_y; ++py)
+      for (int tx = 0; tx < tile_w; ++tx) {
+        std::uint8_t px[3];
+        if (rgb) {
+          for (int c = 0; c < 3; ++c)
+            px[c] = std::uint8_t(std::lround(127.5f + 127.5f * kw[(py * w.patch_x + tx) * 3 + c] / m));
+        } else {
+          int f = tx / (w.patch_x + 1), x = tx % (w.patch_x + 1);
+          px[0] = x == w.patch_x ? 40 : std::uint8_t(std::lround(127.5f + 127.5f * kw[(py * w.patch_x + x) * w.features + f] / m));
+        }
+        for (int zy = 0; zy < zoom; ++zy)
+          for (int zx = 0; zx < zoom; ++zx) {
+            std::size_t o = (std::size_t(oy + py * zoom + zy) * W + (ox + tx * zoom + zx)) * C;
+            for (int c = 0; c < C; ++c) img[o + c] = px[c];
+          }
+      }
+  }
+  write_png(path, img.data(), W, H, C);
+}
+
+}  // namespace laminar

@@ -1,0 +1,85 @@
+#pragma once
+// A layer: a grid of neurons (ny x nx x nf per batch element) with named input channels
+// (excitatory, inhibitory), an activity buffer and optionally a membrane (state) buffer.
+// Layer code never calls MPI or CUDA: it updates its own buffers from its channels.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/Params.hpp"
+#include "framework/Tensor.hpp"
+
+namespace laminar {
+
+class Network;
+struct SimulationConfig;
+struct BuildContext;
+
+enum class ChannelId : int { Excitatory = 0, Inhibitory = 1, None = -1 };
+
+class Layer {
+ public:
+  explicit Layer(const BuildContext& ctx);
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  // Parameters every layer kind accepts (merged into each kind's schema).
+  static Schema common_schema();
+
+  const std::string& name() const { return name_; }
+  const std::string& type() const { return type_; }
+  const ParamSet& params() const { return params_; }
+
+  const Geometry& geometry() const { return geometry_; }
+  void set_geometry(const Geometry& g) { geometry_ = g; }
+  int batch() const { return batch_; }
+
+  // Does this layer integrate a state over time (membrane)? Connections out of a stateful
+  // layer may read its previous step, which is how the schedule breaks cycles.
+  virtual bool stateful() const { return false; }
+  virtual bool has_membrane() const { return false; }
+
+  // Look up other objects by name (after every object exists, before allocation).
+  virtual void resolve(Network&) {}
+  // Allocate buffers for `batch` elements of the resolved geometry.
+  virtual void allocate(int batch);
+  // Set initial state (membrane init, first data).
+  virtual void initialize(const SimulationConfig&) {}
+  // Advance one step from the channels already delivered this step.
+  virtual void update(long step) = 0;
+  // True when the layer presents new data at `step` (input layers at each display period).
+  virtual bool fires(long step) const { return false; }
+  // Number of distinct items (images) an input layer presents; 0 for other layers.
+  virtual long dataset_size() const { return 0; }
+  // Input layers: the dataset index shown to each batch element now (nullptr otherwise).
+  virtual const std::vector<long>* current_items() const { return nullptr; }
+
+  // Energy contribution per batch element: 0.5||e||^2 for error layers, lambda*sum C(a) for LCA.
+  virtual bool has_energy() const { return false; }
+  virtual double energy(int b) const { return 0.0; }
+
+  Tensor& activity() { return activity_; }
+  const Tensor& activity() const { return activity_; }
+  Tensor& membrane();
+  const Tensor& membrane() const;
+  Tensor& channel(ChannelId c) { return channels_[static_cast<int>(c)]; }
+  const Tensor& channel(ChannelId c) const { return channels_[static_cast<int>(c)]; }
+  void clear_channels();
+  // Some connection delivers into this channel (layers may skip reading empty channels).
+  bool channel_used(ChannelId c) const { return channel_used_[static_cast<int>(c)]; }
+  void mark_channel_used(ChannelId c) { channel_used_[static_cast<int>(c)] = true; }
+
+ protected:
+  std::string name_;
+  std::string type_;
+  ParamSet params_;
+  Geometry geometry_;
+  int batch_ = 0;
+  Tensor activity_;
+  Tensor membrane_;
+  Tensor channels_[2];
+  bool channel_used_[2] = {false, false};
+};
+
+}  // namespace laminar

@@ -1,0 +1,232 @@
+#include "framework/Network.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+namespace laminar {
+
+// ---------------------------------------------------------------- NetworkSpec
+
+NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registry) {
+  NetworkSpec spec;
+  spec.file = doc.file();
+  const YAML::Node& root = doc.root();
+  const std::vector<std::string> sections{"simulation", "layers", "connections", "probes"};
+  for (const auto& kv : root) {
+    std::string key = kv.first.Scalar();
+    if (std::find(sections.begin(), sections.end(), key) == sections.end())
+      throw UserError(doc.location(kv.first, key),
+                      key + ": unknown section" + did_you_mean(key, sections) +
+                          "; expected simulation, layers, connections, probes");
+  }
+
+  spec.sim_params = doc.validate(root["simulation"], "simulation", SimulationConfig::schema());
+  const ParamSet& sp = spec.sim_params;
+  if (sp.has("steps") == sp.has("epochs"))
+    sp.fail_block(sp.has("steps") ? "give `steps` or `epochs`, not both"
+                                   : "missing `steps` (number of timesteps) or `epochs` (passes over the data)");
+  SimulationConfig& sim = spec.sim;
+  sim.steps = sp.has("steps") ? sp.integer("steps") : 0;
+  sim.dt = sp.real("dt");
+  sim.batch_size = int(sp.integer("batch_size"));
+  sim.seed = static_cast<unsigned long long>(sp.integer("seed"));
+  sim.output = sp.string("output");
+  sim.display_period = sp.integer("display_period");
+  sim.threads = int(sp.integer("threads"));
+  sim.write_csv = sp.boolean("csv");
+
+  auto read_section = [&](Category cat, std::vector<ObjectSpec>& out) {
+    const std::string section = category_section(cat);
+    const YAML::Node& node = root[section];
+    if (!node.IsDefined() || node.IsNull()) return;
+    if (!node.IsMap())
+      throw UserError(doc.location(node, section),
+                      section + ": expected a mapping of name: {type: ..., ...}");
+    std::set<std::string> names;
+    for (const auto& kv : node) {
+      const std::string name = kv.first.Scalar();
+      const std::string path = section + "." + name;
+      if (!names.insert(name).second)
+        throw UserError(doc.location(kv.first, path), path + ": a " + category_name(cat) + " with this name already exists");
+      const YAML::Node& block = kv.second;
+      if (!block.IsMap())
+        throw UserError(doc.location(block, path), path + ": expected a mapping with at least `type:`");
+      const YAML::Node& type = block["type"];
+      if (!type.IsDefined() || !type.IsScalar())
+        throw UserError(doc.location(block, path),
+                        path + ": missing `type:` (one of the " + category_name(cat) + " kinds; see `laminar describe`)");
+      const KindInfo* kind = registry.find(cat, type.Scalar());
+      if (!kind) {
+        std::string msg = path + ".type: unknown " + category_name(cat) + " type '" + type.Scalar() + "'" +
+                          did_you_mean(type.Scalar(), registry.names(cat)) + "; known:";
+        for (const auto& n : registry.names(cat)) msg += " " + n;
+        throw UserError(doc.location(type, path + ".type"), msg);
+      }
+      out.push_back(ObjectSpec{kind, name, doc.validate(block, path, kind->schema, {"type"})});
+    }
+  };
+  read_section(Category::Layer, spec.layers);
+  read_section(Category::Connection, spec.connections);
+  read_section(Category::Probe, spec.probes);
+  if (spec.layers.empty()) throw UserError(Location{doc.file(), 1, 1}, "layers: the network declares no layers");
+  spec.resolved_yaml = doc.dump();
+  return spec;
+}
+
+// ---------------------------------------------------------------- Network
+
+Network::Network(const NetworkSpec& spec) : spec_(spec), sim_(spec.sim) {
+  for (const auto& o : spec_.layers)
+    layers_.push_back(o.kind->make_layer(BuildContext{o.name, o.kind->name, o.params, sim_}));
+  for (const auto& o : spec_.connections)
+    connections_.push_back(o.kind->make_connection(BuildContext{o.name, o.kind->name, o.params, sim_}));
+  for (const auto& o : spec_.probes)
+    probes_.push_back(o.kind->make_probe(BuildContext{o.name, o.kind->name, o.params, sim_}));
+
+  for (auto& c : connections_) c->resolve(*this);
+  for (auto& l : layers_) l->resolve(*this);
+  infer_geometry();
+  for (auto& c : connections_) c->check_geometry();
+
+  if (sim_.steps == 0) {  // epochs: over the largest input dataset
+    long images = 0;
+    for (auto& l : layers_) images = std::max(images, l->dataset_size());
+    if (images == 0) spec_.sim_params.fail("epochs", "no input layer to count epochs over; give `steps`");
+    double presentations = std::ceil(spec_.sim_params.real("epochs") * double(images) / sim_.batch_size);
+    sim_.steps = std::max<long>(1, long(presentations)) * sim_.display_period;
+  }
+
+  derive_schedule();
+  for (auto& l : layers_) l->allocate(sim_.batch_size);
+  for (auto& p : probes_) p->resolve(*this);
+}
+
+Layer* Network::find_layer(const std::string& name) {
+  for (auto& l : layers_)
+    if (l->name() == name) return l.get();
+  return nullptr;
+}
+
+Connection* Network::find_connection(const std::string& name) {
+  for (auto& c : connections_)
+    if (c->name() == name) return c.get();
+  return nullptr;
+}
+
+Layer& Network::layer(const std::string& name, const ParamSet& params, const std::string& key) {
+  if (Layer* l = find_layer(name)) return *l;
+  std::vector<std::string> names;
+  for (auto& l : layers_) names.push_back(l->name());
+  params.fail(key, "no layer named '" + name + "'" + did_you_mean(name, names));
+}
+
+Connection& Network::connection(const std::string& name, const ParamSet& params, const std::string& key) {
+  if (Connection* c = find_connection(name)) return *c;
+  std::vector<std::string> names;
+  for (auto& c : connections_) names.push_back(c->name());
+  params.fail(key, "no connection named '" + name + "'" + did_you_mean(name, names));
+}
+
+void Network::infer_geometry() {
+  // A layer without nx/ny/nf takes the size of the layer at the other end of an Identity-like
+  // connection; repeat until nothing changes (chains of identities).
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto& c : connections_) {
+      if (!c->same_geometry()) continue;
+      Layer &a = c->pre(), &b = c->post();
+      if (a.geometry().known() && !b.geometry().known()) { b.set_geometry(a.geometry()); changed = true; }
+      if (b.geometry().known() && !a.geometry().known()) { a.set_geometry(b.geometry()); changed = true; }
+    }
+  }
+  for (auto& l : layers_)
+    if (!l->geometry().known())
+      l->params().fail_block("size unknown: give nx, ny and nf, or connect it to a layer of known size "
+                             "with an Identity connection");
+  for (auto& c : connections_)
+    if (c->same_geometry() && !(c->pre().geometry() == c->post().geometry()))
+      c->params().fail_block("pre '" + c->pre_name() + "' is " + c->pre().geometry().str() + " but post '" +
+                             c->post_name() + "' is " + c->post().geometry().str() + " (ny x nx x nf); " +
+                             c->type() + " needs equal sizes");
+}
+
+std::size_t Network::index_of(const Layer& l) const {
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    if (layers_[i].get() == &l) return i;
+  throw InternalError("layer not in network");
+}
+
+void Network::derive_schedule() {
+  // Topological order of the delivery graph. Where a cycle blocks every layer, place the first
+  // (declaration order) whose unplaced inputs all come from stateful layers: those edges read
+  // the previous step (e.g. Error reads V1's previous activity; V1 reads this step's error).
+  const std::size_t n = layers_.size();
+  incoming_.assign(n, {});
+  for (auto& c : connections_)
+    if (c->channel() != ChannelId::None) incoming_[index_of(c->post())].push_back(c.get());
+
+  std::vector<bool> placed(n, false);
+  schedule_.clear();
+  auto unplaced_pres = [&](std::size_t i) {
+    std::vector<Layer*> out;
+    for (Connection* c : incoming_[i])
+      if (&c->pre() != layers_[i].get() && !placed[index_of(c->pre())]) out.push_back(&c->pre());
+    return out;
+  };
+  while (schedule_.size() < n) {
+    std::size_t pick = n;
+    for (std::size_t i = 0; i < n && pick == n; ++i)
+      if (!placed[i] && unplaced_pres(i).empty()) pick = i;
+    for (std::size_t i = 0; i < n && pick == n; ++i) {
+      if (placed[i]) continue;
+      auto pres = unplaced_pres(i);
+      if (std::all_of(pres.begin(), pres.end(), [](Layer* l) { return l->stateful(); })) pick = i;
+    }
+    if (pick == n) {
+      std::string cycle;
+      for (std::size_t i = 0; i < n; ++i)
+        if (!placed[i]) cycle += (cycle.empty() ? "" : ", ") + layers_[i]->name();
+      throw UserError(Location{spec_.file}, "connections: the layers " + cycle +
+                                                " form a cycle with no stateful (LCA) layer to break it");
+    }
+    placed[pick] = true;
+    schedule_.push_back(layers_[pick].get());
+  }
+}
+
+const std::vector<Connection*>& Network::incoming(const Layer& l) const { return incoming_[index_of(l)]; }
+
+std::string Network::describe_schedule() const {
+  std::ostringstream s;
+  s << "Each step, in this order:\n";
+  std::vector<std::size_t> position(layers_.size());
+  for (std::size_t k = 0; k < schedule_.size(); ++k) position[index_of(*schedule_[k])] = k;
+  for (std::size_t k = 0; k < schedule_.size(); ++k) {
+    const Layer& l = *schedule_[k];
+    s << "  " << (k + 1) << ". " << l.name() << " (" << l.type() << ", " << l.geometry().str() << ")\n";
+    for (Connection* c : incoming(l)) {
+      bool same_step = position[index_of(c->pre())] < k;
+      s << "       " << (c->channel() == ChannelId::Excitatory ? "+ excitatory" : "- inhibitory") << " <- "
+        << c->pre().name() << (c->reads_membrane() ? ".membrane" : ".activity") << " via " << c->name() << " ("
+        << c->type() << "), " << (same_step ? "this step" : "previous step") << "\n";
+    }
+  }
+  std::vector<std::string> learners;
+  for (const auto& c : connections_)
+    if (c->plastic()) learners.push_back(c->name());
+  if (!learners.empty()) {
+    s << "Then learning (last step of each display period):";
+    for (auto& n : learners) s << " " << n;
+    s << "\n";
+  }
+  if (!probes_.empty()) {
+    s << "Then probes:";
+    for (auto& p : probes_) s << " " << p->name();
+    s << "\n";
+  }
+  return s.str();
+}
+
+}  // namespace laminar

@@ -1,0 +1,74 @@
+#pragma once
+// The network: a read-only description validated from params (NetworkSpec), and the objects
+// built from it with their geometry resolved and their schedule derived from the graph.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/Connection.hpp"
+#include "framework/Layer.hpp"
+#include "framework/Params.hpp"
+#include "framework/Probe.hpp"
+#include "framework/Registry.hpp"
+
+namespace laminar {
+
+struct ObjectSpec {
+  const KindInfo* kind = nullptr;
+  std::string name;
+  ParamSet params;
+};
+
+struct NetworkSpec {
+  std::string file;
+  SimulationConfig sim;
+  ParamSet sim_params;
+  std::vector<ObjectSpec> layers, connections, probes;
+  std::string resolved_yaml;  // the params after --set overrides, stored with the output
+
+  // Validate the whole document (all-or-nothing) against the registry's schemas.
+  static NetworkSpec from(const ParamsDocument& doc, const Registry& registry);
+};
+
+class Network {
+ public:
+  // Builds every object, resolves names and geometry, checks compatibility, derives the
+  // schedule and allocates buffers for the simulation's batch size.
+  explicit Network(const NetworkSpec& spec);
+
+  const NetworkSpec& spec() const { return spec_; }
+  const SimulationConfig& sim() const { return sim_; }
+
+  // Look up by name; on failure, a user error at `params`'s key `key` with a hint.
+  Layer& layer(const std::string& name, const ParamSet& params, const std::string& key);
+  Connection& connection(const std::string& name, const ParamSet& params, const std::string& key);
+  Layer* find_layer(const std::string& name);
+  Connection* find_connection(const std::string& name);
+
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  const std::vector<std::unique_ptr<Connection>>& connections() const { return connections_; }
+  const std::vector<std::unique_ptr<Probe>>& probes() const { return probes_; }
+
+  // Layers in update order; connections delivering into each (declaration order).
+  const std::vector<Layer*>& schedule() const { return schedule_; }
+  const std::vector<Connection*>& incoming(const Layer& l) const;
+  // A human-readable schedule: one line per layer with what it reads and from which step.
+  std::string describe_schedule() const;
+
+  long steps() const { return sim_.steps; }
+
+ private:
+  void infer_geometry();
+  void derive_schedule();
+  std::size_t index_of(const Layer& l) const;
+
+  NetworkSpec spec_;
+  SimulationConfig sim_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<Probe>> probes_;
+  std::vector<Layer*> schedule_;
+  std::vector<std::vector<Connection*>> incoming_;  // by layer index
+};
+
+}  // namespace laminar

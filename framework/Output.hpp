@@ -1,0 +1,49 @@
+#pragma once
+// One HDF5 file per run (`<output>/laminar.h5`) holding recorded activity, weights, probe tables
+// and the resolved params; scalar tables also as CSV. Readable with h5py.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace laminar {
+
+class Output {
+ public:
+  // Creates `dir` (and parents) and a fresh `dir/laminar.h5`.
+  explicit Output(const std::string& dir);
+  ~Output();
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  std::string path(const std::string& file) const { return dir_ + "/" + file; }
+  std::string file_path() const { return path("laminar.h5"); }
+
+  // Append one row to an extendible dataset of shape [rows, row_shape...], created on first use.
+  void append(const std::string& dataset, const float* row, const std::vector<std::size_t>& row_shape);
+  void append(const std::string& dataset, const double* row, const std::vector<std::size_t>& row_shape);
+  void append(const std::string& dataset, const std::int64_t* row, const std::vector<std::size_t>& row_shape);
+  // Write (or replace) a whole fixed-shape dataset.
+  void write(const std::string& dataset, const float* data, const std::vector<std::size_t>& shape);
+  // A string attribute on a group or dataset (created as a group if absent).
+  void attribute(const std::string& object, const std::string& name, const std::string& value);
+  void flush();
+
+  // A CSV table beside the HDF5 file, header written on creation, flushed every row.
+  std::ofstream& csv(const std::string& name, const std::string& header);
+
+ private:
+  void append_raw(const std::string& dataset, hid_t type, const void* row, const std::vector<std::size_t>& row_shape);
+  hid_t open_or_create(const std::string& dataset, hid_t type, const std::vector<std::size_t>& row_shape);
+  std::string dir_;
+  hid_t file_ = -1;
+  std::map<std::string, hid_t> open_;  // extendible datasets kept open while the run lasts
+  std::map<std::string, std::unique_ptr<std::ofstream>> csv_;
+};
+
+}  // namespace laminar

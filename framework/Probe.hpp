@@ -1,0 +1,47 @@
+#pragma once
+// A probe reads layers or connections at a cadence and writes a table (HDF5 + optional CSV).
+#include <optional>
+#include <string>
+
+#include "framework/Params.hpp"
+
+namespace laminar {
+
+class Network;
+class Output;
+struct SimulationConfig;
+struct BuildContext;
+
+class Probe {
+ public:
+  explicit Probe(const BuildContext& ctx);
+  virtual ~Probe() = default;
+  Probe(const Probe&) = delete;
+  Probe& operator=(const Probe&) = delete;
+
+  // `period`: sample on every step whose number + 1 is a multiple of it (the last step of
+  // each period), so period = display_period samples the settled code of every input.
+  // When absent, scalar probes sample every step and recorders every display period.
+  static Schema common_schema();
+
+  const std::string& name() const { return name_; }
+  const std::string& type() const { return type_; }
+  const ParamSet& params() const { return params_; }
+
+  virtual void resolve(Network& net) = 0;
+  virtual void open(Output&, const SimulationConfig&) {}
+  bool due(long step) const { return (step + 1) % period_ == 0; }
+  virtual void sample(long step, Output& out) = 0;
+  virtual void finish(Output&) {}
+  // A single number for the progress line (e.g. mean energy), if this probe has one.
+  virtual std::optional<double> headline() const { return std::nullopt; }
+  virtual std::string headline_label() const { return name_; }
+
+ protected:
+  std::string name_;
+  std::string type_;
+  ParamSet params_;
+  long period_ = 1;
+};
+
+}  // namespace laminar

@@ -1,0 +1,72 @@
+#include "framework/Registry.hpp"
+
+#include "framework/Connection.hpp"
+#include "framework/Layer.hpp"
+#include "framework/Probe.hpp"
+
+namespace laminar {
+
+Schema SimulationConfig::schema() {
+  Schema s;
+  s.optional_integer("steps", 1, 1e15, "Number of timesteps to run (give this or `epochs`).")
+      .optional_real("epochs", 0, 1e9,
+                     "Passes over the largest input dataset; steps = ceil(epochs * images / batch_size) * display_period.")
+      .real("dt", 1.0, 0, Schema::inf, "Timestep, in the same units as each LCA layer's tau.", true)
+      .integer("batch_size", 1, 1, 1 << 20, "Batch elements simulated side by side (each sees its own input).")
+      .integer("seed", 1, 0, 9.0e15, "Seed for every random choice (weights, membranes, shuffling).")
+      .string("output", std::string("output"), "Output directory; created if absent.")
+      .integer("display_period", 200, 1, 1e12,
+               "Steps each input is shown; learning fires on the last step of each period.")
+      .integer("threads", 0, 0, 4096, "OpenMP threads per process; 0 uses OpenMP's default (OMP_NUM_THREADS).")
+      .boolean("csv", true, "Also write scalar probe tables as CSV files beside the HDF5 output.");
+  return s;
+}
+
+std::string category_name(Category c) {
+  switch (c) {
+    case Category::Layer: return "layer";
+    case Category::Connection: return "connection";
+    case Category::Probe: return "probe";
+  }
+  return "?";
+}
+
+std::string category_section(Category c) { return category_name(c) + "s"; }
+
+Registry& Registry::builtin() {
+  static Registry registry = [] {
+    Registry r;
+    register_builtin_kinds(r);
+    return r;
+  }();
+  return registry;
+}
+
+void Registry::add(KindInfo kind) {
+  auto& m = kinds_[static_cast<int>(kind.category)];
+  if (m.count(kind.name))
+    throw UserError(category_name(kind.category) + " type '" + kind.name + "' is registered twice");
+  std::string name = kind.name;
+  m.emplace(name, std::move(kind));
+}
+
+const KindInfo* Registry::find(Category c, const std::string& name) const {
+  const auto& m = kinds_[static_cast<int>(c)];
+  auto it = m.find(name);
+  return it == m.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Registry::names(Category c) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : kinds_[static_cast<int>(c)]) out.push_back(k);
+  return out;
+}
+
+std::vector<const KindInfo*> Registry::all() const {
+  std::vector<const KindInfo*> out;
+  for (const auto& m : kinds_)
+    for (const auto& [k, v] : m) out.push_back(&v);
+  return out;
+}
+
+}  // namespace laminar

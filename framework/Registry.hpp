@@ -1,0 +1,92 @@
+#pragma once
+// The registry: type name -> factory + parameter schema + documentation, for layers,
+// connections and probes. Built-in kinds register through a list CMake generates from the
+// files in layers/, connections/ and probes/ (framework/BuiltinKinds.cpp.in).
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/Params.hpp"
+
+namespace laminar {
+
+class Layer;
+class Connection;
+class Probe;
+
+struct SimulationConfig {
+  long steps = 0;
+  double dt = 1.0;
+  int batch_size = 1;
+  unsigned long long seed = 1;
+  std::string output = "output";
+  long display_period = 200;
+  int threads = 0;  // OpenMP threads; 0 = OpenMP's default
+  bool write_csv = true;
+
+  static Schema schema();
+};
+
+struct BuildContext {
+  std::string name;     // the object's name in params (e.g. "V1")
+  std::string type;     // its kind (e.g. "LCA")
+  ParamSet params;      // validated against the kind's schema
+  const SimulationConfig& sim;
+};
+
+enum class Category { Layer, Connection, Probe };
+std::string category_name(Category c);  // "layer", "connection", "probe"
+std::string category_section(Category c);  // "layers", "connections", "probes"
+
+struct KindInfo {
+  Category category = Category::Layer;
+  std::string name;         // YAML `type:`
+  std::string summary;      // one line
+  std::string description;  // a paragraph or more (Markdown)
+  std::string example;      // a YAML snippet using the kind
+  std::vector<std::string> related;
+  Schema schema;            // includes the family's common parameters
+  std::function<std::unique_ptr<Layer>(const BuildContext&)> make_layer;
+  std::function<std::unique_ptr<Connection>(const BuildContext&)> make_connection;
+  std::function<std::unique_ptr<Probe>(const BuildContext&)> make_probe;
+};
+
+class Registry {
+ public:
+  // The registry with every built-in kind.
+  static Registry& builtin();
+
+  void add(KindInfo kind);
+  const KindInfo* find(Category c, const std::string& name) const;
+  std::vector<std::string> names(Category c) const;
+  std::vector<const KindInfo*> all() const;
+
+ private:
+  std::map<std::string, KindInfo> kinds_[3];
+};
+
+void register_builtin_kinds(Registry& registry);
+
+// Helpers for kind files: `register_layer<LCALayer>(registry, info)`.
+template <class T>
+void register_layer(Registry& r, KindInfo info) {
+  info.category = Category::Layer;
+  info.make_layer = [](const BuildContext& c) { return std::make_unique<T>(c); };
+  r.add(std::move(info));
+}
+template <class T>
+void register_connection(Registry& r, KindInfo info) {
+  info.category = Category::Connection;
+  info.make_connection = [](const BuildContext& c) { return std::make_unique<T>(c); };
+  r.add(std::move(info));
+}
+template <class T>
+void register_probe(Registry& r, KindInfo info) {
+  info.category = Category::Probe;
+  info.make_probe = [](const BuildContext& c) { return std::make_unique<T>(c); };
+  r.add(std::move(info));
+}
+
+}  // namespace laminar

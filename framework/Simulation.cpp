@@ -1,0 +1,80 @@
+#include "framework/Simulation.hpp"
+
+#include <omp.h>
+
+#include <iostream>
+
+#include "framework/ImageIO.hpp"
+#include "framework/Progress.hpp"
+
+namespace laminar {
+
+Simulation::Simulation(Network& net, Output& out, RunOptions options)
+    : net_(net), out_(out), options_(options) {}
+
+void Simulation::initialize() {
+  const SimulationConfig& sim = net_.sim();
+  if (sim.threads > 0) omp_set_num_threads(sim.threads);
+  out_.attribute("/", "params", net_.spec().resolved_yaml);
+  out_.attribute("/", "params_file", net_.spec().file);
+  out_.attribute("/", "laminar_version", LAMINAR_VERSION);
+  out_.attribute("/", "schedule", net_.describe_schedule());
+  for (auto& l : net_.layers()) l->initialize(sim);
+  for (auto& c : net_.connections()) c->initialize(sim);
+  for (auto& p : net_.probes()) p->open(out_, sim);
+  initialized_ = true;
+}
+
+void Simulation::step(long n) {
+  for (Layer* layer : net_.schedule()) {
+    layer->clear_channels();
+    for (Connection* c : net_.incoming(*layer)) c->deliver(layer->channel(c->channel()));
+    layer->update(n);
+  }
+  for (auto& c : net_.connections())
+    if (c->plastic()) c->learn(n);
+  for (auto& p : net_.probes())
+    if (p->due(n)) p->sample(n, out_);
+}
+
+void Simulation::finish() {
+  for (auto& p : net_.probes()) p->finish(out_);
+  for (auto& c : net_.connections()) {
+    if (!c->has_weights() || !c->plastic()) continue;
+    WeightsView w = c->weights();
+    out_.write("connections/" + c->name() + "/final_weights", w.data,
+               {std::size_t(w.kernels), std::size_t(w.patch_y), std::size_t(w.patch_x), std::size_t(w.features)});
+    write_dictionary_png(w, out_.path(c->name() + "-dictionary.png"));
+  }
+  out_.flush();
+}
+
+long Simulation::run() {
+  if (!initialized_) initialize();
+  const long steps = net_.steps();
+  Progress progress(steps, options_.quiet);
+  const Probe* headline = nullptr;
+  for (auto& p : net_.probes())
+    if (!headline && p->headline()) headline = p.get();
+  auto value = [&]() { return headline ? headline->headline() : std::nullopt; };
+  auto label = [&]() { return headline ? headline->headline_label() : std::string(); };
+
+  auto last_flush = std::chrono::steady_clock::now();
+  for (long n = 0; n < steps; ++n) {
+    step(n);
+    if (!headline)
+      for (auto& p : net_.probes())
+        if (!headline && p->headline()) headline = p.get();
+    progress.update(n + 1, value(), label());
+    auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last_flush).count() > 10.0) {
+      out_.flush();  // a killed run keeps what it wrote up to the last flush
+      last_flush = now;
+    }
+  }
+  finish();
+  progress.finish(value(), label());
+  return steps;
+}
+
+}  // namespace laminar

@@ -1,0 +1,45 @@
+#include "framework/TableProbe.hpp"
+
+#include <iomanip>
+
+namespace laminar {
+
+void TableProbe::open(Output& out, const SimulationConfig& sim) {
+  batch_ = sim.batch_size;
+  csv_ = sim.write_csv;
+  out.attribute("probes/" + name_, "type", type_);
+  if (csv_) {
+    std::string header = "step,batch";
+    for (const auto& c : columns()) header += "," + c;
+    out.csv(name_, header);
+  }
+}
+
+void TableProbe::sample(long step, Output& out) {
+  const auto cols = columns();
+  last_.assign(cols.size(), std::vector<double>(batch_, 0.0));
+  compute(last_);
+  const std::int64_t s = step;
+  out.append("probes/" + name_ + "/step", &s, {});
+  for (std::size_t c = 0; c < cols.size(); ++c)
+    out.append("probes/" + name_ + "/" + cols[c], last_[c].data(), {std::size_t(batch_)});
+  if (csv_) {
+    auto& f = out.csv(name_, "");
+    f << std::setprecision(9);
+    for (int b = 0; b < batch_; ++b) {
+      f << step << "," << b;
+      for (std::size_t c = 0; c < cols.size(); ++c) f << "," << last_[c][b];
+      f << "\n";
+    }
+  }
+}
+
+std::optional<double> TableProbe::headline() const {
+  int c = headline_column();
+  if (c < 0 || last_.empty()) return std::nullopt;
+  double sum = 0;
+  for (double v : last_[c]) sum += v;
+  return sum / double(last_[c].size());
+}
+
+}  // namespace laminar

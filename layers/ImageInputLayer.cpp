@@ -1,0 +1,117 @@
+#include "layers/ImageInputLayer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "framework/Random.hpp"
+#include "framework/Registry.hpp"
+
+namespace laminar {
+
+ImageInputLayer::ImageInputLayer(const BuildContext& ctx) : Layer(ctx) {
+  const ParamSet& p = params_;
+  try {
+    source_ = open_data_source(p.string("path"), p.string("format"), p.string("dataset"), int(p.integer("channels")));
+  } catch (const UserError& e) {
+    p.fail("path", e.what());
+  }
+  if (p.has("labels")) {
+    try {
+      labels_ = std::make_unique<LabelTable>(LabelTable::read(p.string("labels")));
+    } catch (const UserError& e) {
+      p.fail("labels", e.what());
+    }
+  }
+  count_ = source_->size();
+  if (p.integer("limit") > 0) count_ = std::min<long>(count_, p.integer("limit"));
+  const Geometry data = source_->geometry();
+  if (geometry_.known() && !(geometry_ == data))
+    p.fail_block("nx, ny, nf give " + geometry_.str() + " but " + source_->describe() + " holds images of " + data.str() +
+                 " (ny x nx x nf); drop nx/ny/nf to take the data's size");
+  geometry_ = data;
+  display_period_ = p.has("display_period") ? p.integer("display_period") : ctx.sim.display_period;
+  shuffle_ = p.boolean("shuffle");
+  seed_ = ctx.sim.seed;
+}
+
+std::string ImageInputLayer::item_label(long item) const {
+  return labels_ ? labels_->label(source_->name(item)) : std::string();
+}
+
+long ImageInputLayer::item_for(long i) {
+  const long epoch = i / count_, pos = i % count_;
+  if (!shuffle_) return pos;
+  auto it = orders_.find(epoch);
+  if (it == orders_.end()) {
+    std::vector<long> order(count_);
+    std::iota(order.begin(), order.end(), 0L);
+    Rng rng(seed_, "shuffle/" + name_, std::uint64_t(epoch));
+    for (long k = count_ - 1; k > 0; --k) std::swap(order[k], order[rng.below(std::uint64_t(k + 1))]);
+    if (orders_.size() >= 2) orders_.erase(orders_.begin());
+    it = orders_.emplace(epoch, std::move(order)).first;
+  }
+  return it->second[pos];
+}
+
+void ImageInputLayer::load(long presentation) {
+  const std::size_t n = geometry_.size();
+  const std::string& norm = params_.string("normalize");
+  const float scale = float(params_.real("scale"));
+  current_.resize(batch_);
+  for (int b = 0; b < batch_; ++b) {
+    const long item = item_for(presentation * batch_ + b);
+    current_[b] = item;
+    float* out = activity_.data() + std::size_t(b) * n;
+    source_->read(item, out);
+    if (norm != "none") {
+      double mean = 0.0, sq = 0.0;
+      for (std::size_t i = 0; i < n; ++i) mean += out[i];
+      mean /= double(n);
+      if (norm == "unit_norm") mean = 0.0;
+      for (std::size_t i = 0; i < n; ++i) sq += (out[i] - mean) * (out[i] - mean);
+      double div = 1.0;
+      if (norm == "standardize") div = std::sqrt(sq / double(n));
+      if (norm == "unit_norm") div = std::sqrt(sq);
+      if (div <= 1e-12) div = 1.0;  // a constant image stays zero-mean rather than dividing by 0
+      for (std::size_t i = 0; i < n; ++i) out[i] = float((out[i] - mean) / div);
+    }
+    if (scale != 1.0f)
+      for (std::size_t i = 0; i < n; ++i) out[i] *= scale;
+  }
+}
+
+void ImageInputLayer::initialize(const SimulationConfig&) { load(0); }
+
+void ImageInputLayer::update(long step) {
+  if (step > 0 && fires(step)) load(step / display_period_);
+}
+
+void laminar_register_ImageInputLayer(Registry& r) {
+  Schema s = Layer::common_schema();
+  s.string("path", std::nullopt, "IDX file (optionally .gz), folder of PNG/JPEG images, or HDF5 file.")
+      .choice("format", {"auto", "idx", "images", "hdf5"}, std::string("auto"),
+              "Data format; auto: a folder is images, .h5/.hdf5 is hdf5, anything else IDX.")
+      .string("dataset", std::string("images"), "HDF5 dataset holding the images, shape (N, ny, nx[, nf]).")
+      .optional_string("labels", "CSV with a header including `file` and `label` columns (file names in the folder).")
+      .integer("channels", 0, 0, 4, "Image folders: 0 keeps the first image's channels, 1 grey, 3 RGB.")
+      .optional_integer("display_period", 1, 1e12, "Steps each image is shown (default: simulation.display_period).")
+      .boolean("shuffle", false, "Present images in a seeded random order, reshuffled every epoch.")
+      .choice("normalize", {"none", "zero_mean", "standardize", "unit_norm"}, std::string("none"),
+              "Per image: none; zero_mean subtracts the mean; standardize also divides by the standard "
+              "deviation; unit_norm scales to L2 norm 1.")
+      .real("scale", 1.0, -Schema::inf, Schema::inf, "Multiply pixel values (after normalize); 8-bit data starts in [0, 1].")
+      .integer("limit", 0, 0, 1e12, "Use only the first `limit` images (0: all).");
+  register_layer<ImageInputLayer>(
+      r, KindInfo{Category::Layer, "ImageInput", "Images from IDX, PNG/JPEG folders or HDF5, one per batch element.",
+                  "Shows batch element b the image at presentation index `p * batch_size + b` (p counts display "
+                  "periods), wrapping at the end of the data (an epoch). With `shuffle: true` each epoch uses a new "
+                  "permutation drawn from the simulation seed. Its size comes from the data; nx/ny/nf, if given, "
+                  "must match. 8-bit images are mapped to [0, 1] before `normalize` and `scale`. Relative paths are "
+                  "relative to the working directory.",
+                  "Input:\n  type: ImageInput\n  path: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\n"
+                  "  normalize: standardize\n  shuffle: true",
+                  {"Error", "Identity"}, s});
+}
+
+}  // namespace laminar

@@ -1,0 +1,116 @@
+#include "layers/LCALayer.hpp"
+
+#include <cmath>
+
+#include "framework/Network.hpp"
+#include "framework/Random.hpp"
+
+namespace laminar {
+
+LCALayer::LCALayer(const BuildContext& ctx) : Layer(ctx) {
+  const ParamSet& p = params_;
+  tau_ = p.real("tau");
+  dt_ = p.has("dt") ? p.real("dt") : ctx.sim.dt;
+  euler_ = p.string("integrator") == "euler";
+  if (euler_ && dt_ > tau_) p.fail("dt", "forward Euler needs dt <= tau (dt/tau = " + std::to_string(dt_ / tau_) +
+                                             "); use integrator: exponential");
+  self_interaction_ = p.boolean("self_interaction");
+  seed_ = ctx.sim.seed;
+  const std::string& t = p.string("threshold");
+  threshold_.kind = t == "soft" ? math::Threshold::Soft
+                    : t == "soft_nonneg" ? math::Threshold::SoftNonNegative
+                    : t == "hard" ? math::Threshold::Hard
+                                  : math::Threshold::Firm;
+  threshold_.lambda = float(p.real("lambda"));
+  threshold_.width = float(p.real("firm_width"));
+  if (threshold_.kind == math::Threshold::Firm && threshold_.width <= 0)
+    p.fail("firm_width", "threshold: firm needs firm_width > 0 (the ramp width above lambda)");
+  if (p.has("a_min")) threshold_.a_min = float(p.real("a_min"));
+  if (p.has("a_max")) threshold_.a_max = float(p.real("a_max"));
+  if (threshold_.a_min > threshold_.a_max) p.fail("a_min", "a_min must not exceed a_max");
+  if (p.string("init_membrane") == "uniform" && p.real("init_min") > p.real("init_max"))
+    p.fail("init_min", "init_min must not exceed init_max");
+}
+
+void LCALayer::resolve(Network& net) {
+  if (params_.has("reset_on")) reset_on_ = &net.layer(params_.string("reset_on"), params_, "reset_on");
+}
+
+void LCALayer::reset_membrane() {
+  float* u = membrane_.data();
+  if (params_.string("init_membrane") == "uniform") {
+    Rng rng(seed_, "membrane/" + name_, std::uint64_t(resets_));
+    const double lo = params_.real("init_min"), hi = params_.real("init_max");
+    for (std::size_t i = 0; i < membrane_.size(); ++i) u[i] = float(rng.uniform(lo, hi));
+  } else {
+    membrane_.fill(float(params_.real("init_value")));
+  }
+  float* a = activity_.data();
+  for (std::size_t i = 0; i < membrane_.size(); ++i) a[i] = math::threshold(u[i], threshold_);
+  ++resets_;
+}
+
+void LCALayer::initialize(const SimulationConfig&) { reset_membrane(); }
+
+void LCALayer::update(long step) {
+  if (reset_on_ && step > 0 && reset_on_->fires(step)) reset_membrane();
+  const bool exc = channel_used(ChannelId::Excitatory), inh = channel_used(ChannelId::Inhibitory);
+  const float* ge = channels_[0].data();
+  const float* gi = channels_[1].data();
+  float* u = membrane_.data();
+  float* a = activity_.data();
+  const float self = self_interaction_ ? 1.0f : 0.0f;
+  const float decay = float(std::exp(-dt_ / tau_)), rate = float(dt_ / tau_);
+  const math::ThresholdParams th = threshold_;
+  const std::ptrdiff_t n = std::ptrdiff_t(membrane_.size());
+  const bool euler = euler_;
+#pragma omp parallel for simd schedule(static)
+  for (std::ptrdiff_t i = 0; i < n; ++i) {
+    const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
+    u[i] = euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
+    a[i] = math::threshold(u[i], th);
+  }
+}
+
+double LCALayer::energy(int b) const {
+  auto a = activity_.element(b);
+  double sum = 0.0;
+  for (float v : a)
+    if (v != 0.0f) sum += math::sparsity_cost(v, threshold_);
+  return sum;
+}
+
+void laminar_register_LCALayer(Registry& r) {
+  Schema s = Layer::common_schema();
+  s.real("tau", 100.0, 0, Schema::inf, "Membrane time constant (same units as dt).", true)
+      .optional_real("dt", 0, Schema::inf, "Integration step for this layer (default: simulation.dt).")
+      .real("lambda", 0.1, 0, Schema::inf, "Threshold lambda of T_lambda (the sparsity penalty weight).")
+      .choice("threshold", {"soft", "soft_nonneg", "hard", "firm"}, std::string("soft"),
+              "Transfer function: soft sign(u)max(|u|-lambda,0); soft_nonneg max(u-lambda,0); hard u where "
+              "|u|>lambda; firm ramps from 0 at lambda to u at lambda+firm_width.")
+      .real("firm_width", 0.0, 0, Schema::inf, "Ramp width of the firm threshold (OpenPV VWidth).")
+      .optional_real("a_min", -Schema::inf, Schema::inf, "Clamp activity below at this value.")
+      .optional_real("a_max", -Schema::inf, Schema::inf, "Clamp activity above at this value.")
+      .boolean("self_interaction", true, "Add +a to the drive (Rozell's -(Phi^T Phi - I)a); on as in the paper.")
+      .choice("integrator", {"exponential", "euler"}, std::string("exponential"),
+              "exponential: u <- e u + (1-e)(drive+a), e = exp(-dt/tau) (OpenPV; stable for any dt). "
+              "euler: u <- u + dt/tau (drive + a - u) (lca-pytorch).")
+      .choice("init_membrane", {"constant", "uniform"}, std::string("constant"),
+              "Initial membrane: init_value everywhere, or uniform in [init_min, init_max] (seeded).")
+      .real("init_value", 0.0, -Schema::inf, Schema::inf, "Initial membrane for init_membrane: constant.")
+      .real("init_min", -0.1, -Schema::inf, Schema::inf, "Lower bound for init_membrane: uniform.")
+      .real("init_max", 0.1, -Schema::inf, Schema::inf, "Upper bound for init_membrane: uniform.")
+      .optional_string("reset_on", "Reset the membrane to its initial state whenever this (input) layer presents new data.");
+  register_layer<LCALayer>(
+      r, KindInfo{Category::Layer, "LCA", "Locally competitive algorithm membrane layer (sparse code).",
+                  "Integrates `tau du/dt = -u + drive + a` and emits `a = T_lambda(u)`. `drive` is what its "
+                  "connections delivered this step (excitatory minus inhibitory). Connected to an Error layer "
+                  "through a Convolution (the dictionary, into the error's inhibitory channel) and its "
+                  "Transpose (back into this layer's excitatory channel), this is Rozell's LCA and minimises "
+                  "`0.5||x - Phi a||^2 + lambda sum C(a)`. Its energy term is `lambda sum C(a)`, with C = |a| "
+                  "for soft thresholds, lambda/2 [a != 0] for hard, and OpenPV's firm cost for firm.",
+                  "V1:\n  type: LCA\n  nx: 14\n  ny: 14\n  nf: 64\n  tau: 100\n  lambda: 0.1\n  threshold: soft",
+                  {"Error", "Convolution", "Transpose", "Energy"}, s});
+}
+
+}  // namespace laminar

@@ -1,0 +1,52 @@
+#include "probes/ActivityRecorder.hpp"
+
+#include "framework/Network.hpp"
+#include "framework/Output.hpp"
+
+namespace laminar {
+
+ActivityRecorder::ActivityRecorder(const BuildContext& ctx) : Probe(ctx) {
+  if (!params_.has("period")) period_ = ctx.sim.display_period;
+}
+
+void ActivityRecorder::resolve(Network& net) {
+  layer_ = &net.layer(params_.string("layer"), params_, "layer");
+  membrane_ = params_.string("buffer") == "membrane";
+  if (membrane_ && !layer_->has_membrane())
+    params_.fail("buffer", "layer '" + layer_->name() + "' (" + layer_->type() + ") has no membrane");
+}
+
+void ActivityRecorder::open(Output& out, const SimulationConfig&) {
+  const std::string g = "probes/" + name_;
+  out.attribute(g, "type", type_);
+  out.attribute(g, "layer", layer_->name());
+  out.attribute(g, "buffer", membrane_ ? "membrane" : "activity");
+}
+
+void ActivityRecorder::sample(long step, Output& out) {
+  const Tensor& t = membrane_ ? layer_->membrane() : layer_->activity();
+  const Geometry& g = t.geometry();
+  const std::string base = "probes/" + name_;
+  const std::int64_t s = step;
+  out.append(base + "/step", &s, {});
+  out.append(base + "/data", t.data(), {std::size_t(t.batch()), std::size_t(g.ny), std::size_t(g.nx), std::size_t(g.nf)});
+  if (const auto* items = layer_->current_items()) {
+    std::vector<std::int64_t> v(items->begin(), items->end());
+    out.append(base + "/item", v.data(), {v.size()});
+  }
+}
+
+void laminar_register_ActivityRecorder(Registry& r) {
+  Schema s = Probe::common_schema();
+  s.string("layer", std::nullopt, "Layer to record.")
+      .choice("buffer", {"activity", "membrane"}, std::string("activity"), "Which buffer.");
+  register_probe<ActivityRecorder>(
+      r, KindInfo{Category::Probe, "ActivityRecorder", "Writes a layer's activity or membrane to the HDF5 output.",
+                  "Samples on the last step of every `period` steps (default: every display period, i.e. the settled "
+                  "code for each input) into `probes/<name>/data` with shape (samples, batch, ny, nx, nf); "
+                  "`probes/<name>/step` holds the step numbers and, for input layers, `probes/<name>/item` the dataset "
+                  "index each batch element saw.",
+                  "V1Code:\n  type: ActivityRecorder\n  layer: V1", {"WeightRecorder", "Stats"}, s});
+}
+
+}  // namespace laminar

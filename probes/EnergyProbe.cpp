@@ -1,0 +1,52 @@
+#include "probes/EnergyProbe.hpp"
+
+#include "framework/Network.hpp"
+
+namespace laminar {
+
+void EnergyProbe::resolve(Network& net) {
+  const auto& names = params_.strings("layers");
+  if (names.empty()) {
+    for (auto& l : net.layers())
+      if (l->has_energy()) layers_.push_back(l.get());
+    if (layers_.empty()) params_.fail_block("the network has no Error or LCA layer to measure");
+  } else {
+    for (const auto& n : names) {
+      Layer& l = net.layer(n, params_, "layers");
+      if (!l.has_energy()) params_.fail("layers", "layer '" + n + "' (" + l.type() + ") has no energy term");
+      layers_.push_back(&l);
+    }
+  }
+}
+
+std::vector<std::string> EnergyProbe::columns() const {
+  std::vector<std::string> c{"energy"};
+  for (Layer* l : layers_) c.push_back(l->name());
+  return c;
+}
+
+void EnergyProbe::compute(std::vector<std::vector<double>>& values) const {
+  for (int b = 0; b < batch_; ++b) {
+    double total = 0.0;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      double e = layers_[i]->energy(b);
+      values[i + 1][b] = e;
+      total += e;
+    }
+    values[0][b] = total;
+  }
+}
+
+void laminar_register_EnergyProbe(Registry& r) {
+  Schema s = Probe::common_schema();
+  s.strings("layers", "Layers whose energy terms are summed (default: every Error and LCA layer).");
+  register_probe<EnergyProbe>(
+      r, KindInfo{Category::Probe, "Energy", "Total energy per batch element: reconstruction + sparsity.",
+                  "Writes `probes/<name>/energy` (samples x batch) and one column per layer "
+                  "(`0.5||e||^2` for Error layers, `lambda sum C(a)` for LCA layers) to the HDF5 output and to "
+                  "`<name>.csv`. With a small enough dt/tau the energy does not increase within a display period. "
+                  "Its mean is shown on the progress line.",
+                  "Energy:\n  type: Energy", {"LCA", "Error", "Norm", "Stats"}, s});
+}
+
+}  // namespace laminar

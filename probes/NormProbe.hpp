@@ -1,0 +1,23 @@
+#pragma once
+// L1, L2 or L0 norm of a layer's activity or membrane per batch element (OpenPV *NormProbe).
+#include "framework/TableProbe.hpp"
+
+namespace laminar {
+
+class Layer;
+
+class NormProbe : public TableProbe {
+ public:
+  using TableProbe::TableProbe;
+  void resolve(Network& net) override;
+
+ protected:
+  std::vector<std::string> columns() const override { return {"value"}; }
+  void compute(std::vector<std::vector<double>>& values) const override;
+
+ private:
+  Layer* layer_ = nullptr;
+  bool membrane_ = false;
+};
+
+}  // namespace laminar

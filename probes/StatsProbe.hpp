@@ -1,0 +1,23 @@
+#pragma once
+// Activity statistics per batch element: fraction nonzero, mean, min, max (OpenPV StatsProbe).
+#include "framework/TableProbe.hpp"
+
+namespace laminar {
+
+class Layer;
+
+class StatsProbe : public TableProbe {
+ public:
+  using TableProbe::TableProbe;
+  void resolve(Network& net) override;
+
+ protected:
+  std::vector<std::string> columns() const override { return {"fraction_nonzero", "mean", "min", "max"}; }
+  void compute(std::vector<std::vector<double>>& values) const override;
+
+ private:
+  Layer* layer_ = nullptr;
+  bool membrane_ = false;
+};
+
+}  // namespace laminar
