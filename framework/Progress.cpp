@@ -28,8 +28,8 @@ std::string Progress::line(long done, std::optional<double> value, const std::st
   double eta = rate > 0 ? (total_ - done) / rate : NAN;
   std::ostringstream s;
   s << "step " << done << "/" << total_ << " (" << int(100.0 * done / std::max(1L, total_)) << "%)";
-  s.precision(3);
-  s << std::fixed << "  " << (rate >= 100 ? std::round(rate) : rate) << " steps/s";
+  s.precision(rate >= 100 ? 0 : 1);
+  s << std::fixed << "  " << rate << " steps/s";
   s << "  elapsed " << format_duration(elapsed) << "  ETA " << format_duration(eta);
   if (value) {
     s.unsetf(std::ios::fixed);
