@@ -5,14 +5,19 @@
 namespace laminar {
 
 namespace {
+std::string cell(std::string text) {  // Markdown table cells cannot hold a bare '|'
+  for (std::size_t i = 0; (i = text.find('|', i)) != std::string::npos; i += 2) text.replace(i, 1, "\\|");
+  return text;
+}
+
 std::string params_table(const Schema& schema) {
   std::ostringstream s;
   s << "| key | type | default | range | meaning |\n|---|---|---|---|---|\n";
   for (const auto& p : schema.specs()) {
     std::string def = p.required ? "**required**" : p.default_text ? "`" + *p.default_text + "`" : "unset";
     std::string range = p.range_text();
-    s << "| `" << p.name << "` | " << p.type_name() << " | " << def << " | " << (range.empty() ? "" : "`" + range + "`")
-      << " | " << p.doc << " |\n";
+    s << "| `" << p.name << "` | " << p.type_name() << " | " << cell(def) << " | "
+      << (range.empty() ? "" : "`" + cell(range) + "`") << " | " << cell(p.doc) << " |\n";
   }
   return s.str();
 }

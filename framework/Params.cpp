@@ -163,8 +163,9 @@ Schema& Schema::optional_integer(const std::string& name, double min, double max
   ParamSpec s{name, ParamType::Integer, false, std::nullopt, min, max, false, {}, doc};
   return add(s);
 }
-Schema& Schema::optional_real(const std::string& name, double min, double max, const std::string& doc) {
-  ParamSpec s{name, ParamType::Real, false, std::nullopt, min, max, false, {}, doc};
+Schema& Schema::optional_real(const std::string& name, double min, double max, const std::string& doc,
+                              bool min_exclusive) {
+  ParamSpec s{name, ParamType::Real, false, std::nullopt, min, max, min_exclusive, {}, doc};
   return add(s);
 }
 Schema& Schema::optional_string(const std::string& name, const std::string& doc) {

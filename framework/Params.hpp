@@ -50,7 +50,8 @@ class Schema {
   Schema& strings(const std::string& name, const std::string& doc);  // list, default empty
   // An optional parameter with no default: absent means "not set" (ParamSet::has is false).
   Schema& optional_integer(const std::string& name, double min, double max, const std::string& doc);
-  Schema& optional_real(const std::string& name, double min, double max, const std::string& doc);
+  Schema& optional_real(const std::string& name, double min, double max, const std::string& doc,
+                        bool min_exclusive = false);
   Schema& optional_string(const std::string& name, const std::string& doc);
 
   Schema& merge(const Schema& other);  // append other's parameters (common keys of a family)

@@ -83,7 +83,7 @@ double LCALayer::energy(int b) const {
 void laminar_register_LCALayer(Registry& r) {
   Schema s = Layer::common_schema();
   s.real("tau", 100.0, 0, Schema::inf, "Membrane time constant (same units as dt).", true)
-      .optional_real("dt", 0, Schema::inf, "Integration step for this layer (default: simulation.dt).")
+      .optional_real("dt", 0, Schema::inf, "Integration step for this layer (default: simulation.dt).", true)
       .real("lambda", 0.1, 0, Schema::inf, "Threshold lambda of T_lambda (the sparsity penalty weight).")
       .choice("threshold", {"soft", "soft_nonneg", "hard", "firm"}, std::string("soft"),
               "Transfer function: soft sign(u)max(|u|-lambda,0); soft_nonneg max(u-lambda,0); hard u where "
