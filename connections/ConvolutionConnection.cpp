@@ -140,6 +140,14 @@ WeightsView ConvolutionConnection::weights() const {
   return WeightsView{weights_.data(), shape_.kernels(), shape_.patch_y, shape_.patch_x, shape_.features()};
 }
 
+std::vector<StateArray> ConvolutionConnection::state() const {
+  const std::vector<std::size_t> shape{std::size_t(shape_.kernels()), std::size_t(shape_.patch_y),
+                                       std::size_t(shape_.patch_x), std::size_t(shape_.features())};
+  std::vector<StateArray> out{{"weights", weights_.data(), shape}};
+  if (!velocity_.empty()) out.push_back({"velocity", velocity_.data(), shape});
+  return out;
+}
+
 void laminar_register_ConvolutionConnection(Registry& r) {
   Schema s = Connection::common_schema();
   s.integer("patch_size", std::nullopt, 1, 4096, "Kernel width and height, counted on the finer layer.")

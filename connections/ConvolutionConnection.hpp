@@ -23,6 +23,7 @@ class ConvolutionConnection : public Connection {
   bool learn(long step) override;
   bool has_weights() const override { return true; }
   WeightsView weights() const override;
+  std::vector<StateArray> state() const override;
 
   // out += scale * Phi in (forward: this connection's direction) or Phi^T in (adjoint: the
   // opposite direction, as a Transpose delivers).

@@ -21,6 +21,13 @@ struct WeightsView {
   std::size_t size() const { return std::size_t(kernels) * patch_y * patch_x * features; }
 };
 
+// A named array of a connection's state (weights, optimiser state) for checkpoints.
+struct StateArray {
+  std::string name;
+  const float* data = nullptr;
+  std::vector<std::size_t> shape;
+};
+
 class Connection {
  public:
   explicit Connection(const BuildContext& ctx);
@@ -56,6 +63,9 @@ class Connection {
   virtual bool plastic() const { return false; }
   // Learn if this step ends a learning period; returns true if weights changed.
   virtual bool learn(long step) { return false; }
+
+  // Everything a checkpoint must hold to continue learning (weights, momentum).
+  virtual std::vector<StateArray> state() const { return {}; }
 
   virtual bool has_weights() const { return false; }
   virtual WeightsView weights() const { return {}; }

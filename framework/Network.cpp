@@ -36,6 +36,8 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
   sim.display_period = sp.integer("display_period");
   sim.threads = int(sp.integer("threads"));
   sim.write_csv = sp.boolean("csv");
+  sim.checkpoint_every = sp.integer("checkpoint_every");
+  sim.checkpoint_keep = int(sp.integer("checkpoint_keep"));
 
   auto read_section = [&](Category cat, std::vector<ObjectSpec>& out) {
     const std::string section = category_section(cat);

@@ -18,7 +18,11 @@ Schema SimulationConfig::schema() {
       .integer("display_period", 200, 1, 1e12,
                "Steps each input is shown; learning fires on the last step of each period.")
       .integer("threads", 0, 0, 4096, "OpenMP threads per process; 0 uses OpenMP's default (OMP_NUM_THREADS).")
-      .boolean("csv", true, "Also write scalar probe tables as CSV files beside the HDF5 output.");
+      .boolean("csv", true, "Also write scalar probe tables as CSV files beside the HDF5 output.")
+      .integer("checkpoint_every", 0, 0, 1e15,
+               "Write a checkpoint (state of every layer and connection, atomically) every this many steps and at "
+               "the end; 0: none.")
+      .integer("checkpoint_keep", 2, 1, 1000000, "How many of the newest checkpoints to keep.");
   return s;
 }
 

@@ -25,6 +25,8 @@ struct SimulationConfig {
   long display_period = 200;
   int threads = 0;  // OpenMP threads; 0 = OpenMP's default
   bool write_csv = true;
+  long checkpoint_every = 0;  // steps between checkpoints; 0 = none
+  int checkpoint_keep = 2;
 
   static Schema schema();
 };

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "framework/Checkpoint.hpp"
 #include "framework/ImageIO.hpp"
 #include "framework/Progress.hpp"
 
@@ -60,8 +61,14 @@ long Simulation::run() {
   auto label = [&]() { return headline ? headline->headline_label() : std::string(); };
 
   auto last_flush = std::chrono::steady_clock::now();
+  const SimulationConfig& sim = net_.sim();
+  CheckpointWriter checkpoints(sim.output, sim.checkpoint_keep);
   for (long n = 0; n < steps; ++n) {
     step(n);
+    if (sim.checkpoint_every > 0 && ((n + 1) % sim.checkpoint_every == 0 || n + 1 == steps)) {
+      out_.flush();  // the output up to the checkpoint is on disk before the checkpoint is
+      checkpoints.write(net_, n + 1);
+    }
     if (!headline)
       for (auto& p : net_.probes())
         if (!headline && p->headline()) headline = p.get();
