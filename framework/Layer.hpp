@@ -46,6 +46,9 @@ class Layer {
   virtual void allocate(int batch);
   // Set initial state (membrane init, first data).
   virtual void initialize(const SimulationConfig&) {}
+  // Called for every layer at the start of each step, before any delivery (e.g. state resets
+  // on a trigger, so that this step's deliveries already see the reset state).
+  virtual void begin_step(long step) {}
   // Advance one step from the channels already delivered this step.
   virtual void update(long step) = 0;
   // True when the layer presents new data at `step` (input layers at each display period).

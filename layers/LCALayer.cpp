@@ -52,8 +52,12 @@ void LCALayer::reset_membrane() {
 
 void LCALayer::initialize(const SimulationConfig&) { reset_membrane(); }
 
-void LCALayer::update(long step) {
+void LCALayer::begin_step(long step) {
+  // A new input: start from the initial state before the error layer reads this layer's activity.
   if (reset_on_ && step > 0 && reset_on_->fires(step)) reset_membrane();
+}
+
+void LCALayer::update(long step) {
   const bool exc = channel_used(ChannelId::Excitatory), inh = channel_used(ChannelId::Inhibitory);
   const float* ge = channels_[0].data();
   const float* gi = channels_[1].data();

@@ -14,6 +14,7 @@ class LCALayer : public Layer {
   bool has_membrane() const override { return true; }
   void resolve(Network& net) override;
   void initialize(const SimulationConfig& sim) override;
+  void begin_step(long step) override;
   void update(long step) override;
   bool has_energy() const override { return true; }
   double energy(int b) const override;  // lambda * sum C(a)
