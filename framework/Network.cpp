@@ -185,9 +185,24 @@ void Network::derive_schedule() {
       if (std::all_of(pres.begin(), pres.end(), [](Layer* l) { return l->stateful(); })) pick = i;
     }
     if (pick == n) {
+      // Name the layers on a cycle, not those merely downstream of one.
+      auto on_cycle = [&](std::size_t start) {
+        std::vector<bool> seen(n, false);
+        std::vector<std::size_t> stack{start};
+        while (!stack.empty()) {
+          std::size_t j = stack.back();
+          stack.pop_back();
+          for (Layer* p : unplaced_pres(j)) {
+            std::size_t q = index_of(*p);
+            if (q == start) return true;
+            if (!seen[q]) seen[q] = true, stack.push_back(q);
+          }
+        }
+        return false;
+      };
       std::string cycle;
       for (std::size_t i = 0; i < n; ++i)
-        if (!placed[i]) cycle += (cycle.empty() ? "" : ", ") + layers_[i]->name();
+        if (!placed[i] && on_cycle(i)) cycle += (cycle.empty() ? "" : ", ") + layers_[i]->name();
       throw UserError(Location{spec_.file}, "connections: the layers " + cycle +
                                                 " form a cycle with no stateful (LCA) layer to break it");
     }
