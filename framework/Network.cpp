@@ -14,12 +14,16 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
   spec.file = doc.file();
   const YAML::Node& root = doc.root();
   const std::vector<std::string> sections{"simulation", "layers", "connections", "probes"};
+  std::set<std::string> seen_sections;
   for (const auto& kv : root) {
     std::string key = kv.first.Scalar();
     if (std::find(sections.begin(), sections.end(), key) == sections.end())
       throw UserError(doc.location(kv.first, key),
                       key + ": unknown section" + did_you_mean(key, sections) +
                           "; expected simulation, layers, connections, probes");
+    // yaml-cpp keeps both copies of a repeated key but root[key] sees only the first.
+    if (!seen_sections.insert(key).second)
+      throw UserError(doc.location(kv.first, key), key + ": section given twice; merge the two into one");
   }
 
   spec.sim_params = doc.validate(root["simulation"], "simulation", SimulationConfig::schema());
