@@ -282,6 +282,12 @@ TEST(Params, DuplicateNames) {
   std::string msg = spec_error(y);
   EXPECT_HAS(msg, "layers.Input: a layer with this name already exists");
   EXPECT_HAS(msg, "net.yaml:" + std::to_string(line_of(y, "  Input:\n    type: Error")) + ":3:");
+  // Two connections with one name.
+  std::string yc = kBase + std::string("  Dictionary:\n    type: Identity\n    pre: Input\n    post: Residual\n");
+  EXPECT_HAS(spec_error(yc), "net.yaml:34:3: connections.Dictionary: a connection with this name already exists");
+  // A whole section twice: the second must not be silently dropped.
+  std::string ys = kBase + std::string("layers:\n  V2:\n    type: Error\n    nx: 1\n    ny: 1\n    nf: 1\n");
+  EXPECT_HAS(spec_error(ys), "net.yaml:34:1: layers: section given twice");
   // One key twice in a block.
   std::string y2 = replace(kBase, "    lambda: 0.1", "    lambda: 0.1\n    tau: 20");
   std::string msg2 = spec_error(y2);
