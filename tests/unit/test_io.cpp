@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "framework/ImageIO.hpp"
+#include "framework/Network.hpp"
 #include "stb/stb_image.h"
 #include "stb/stb_image_write.h"
 #include "tests/unit/TestUtil.hpp"
@@ -303,6 +304,86 @@ TEST(Hdf5Input, Errors) {
   write_text(dir.file("text.h5"), "not hdf5");
   EXPECT_HAS(error_of([&] { open_hdf5_images(dir.file("text.h5"), "images"); }), "not a readable HDF5 file");
   EXPECT_HAS(error_of([&] { open_hdf5_images(dir.file("none.h5"), "images"); }), "none.h5: data file not found");
+}
+
+// ---------------------------------------------------------------- the ImageInput layer
+
+// An ImageInput layer over 5 float images of 2x3, batch 2, display period 3.
+std::unique_ptr<Network> input_net(const test::TempDir& dir, const std::string& extra) {
+  std::vector<float> f(5 * 6);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 6; ++j) f[i * 6 + j] = float(i + 1) * float(j * j) - 2.0f;
+  test::write_h5_floats(dir.file("in.h5"), "images", f, {5, 2, 3});
+  std::string yaml = "simulation:\n  steps: 30\n  batch_size: 2\n  display_period: 3\nlayers:\n  Input:\n"
+                     "    type: ImageInput\n    path: " + dir.file("in.h5") + "\n" + extra;
+  return std::make_unique<Network>(NetworkSpec::from(ParamsDocument::parse(yaml, "in.yaml"), Registry::builtin()));
+}
+
+std::vector<double> raw_image(int i) {
+  std::vector<double> v(6);
+  for (int j = 0; j < 6; ++j) v[j] = double(i + 1) * (j * j) - 2.0;
+  return v;
+}
+
+TEST(ImageInput, NormalizeAndScale) {
+  test::TempDir dir;
+  for (std::string norm : {"none", "zero_mean", "standardize", "unit_norm"}) {
+    SCOPED_TRACE(norm);
+    auto net = input_net(dir, "    normalize: " + norm + "\n    scale: 0.5\n");
+    Layer& in = *net->find_layer("Input");
+    in.initialize(net->sim());
+    ASSERT_EQ(in.geometry(), (Geometry{3, 2, 1}));
+    for (int b = 0; b < 2; ++b) {
+      std::vector<double> x = raw_image(b);  // presentation 0 shows images 0 and 1
+      double mean = 0, sq = 0;
+      for (double v : x) mean += v / 6;
+      if (norm == "unit_norm" || norm == "none") mean = 0;
+      for (double v : x) sq += (v - mean) * (v - mean);
+      double div = norm == "standardize" ? std::sqrt(sq / 6) : norm == "unit_norm" ? std::sqrt(sq) : 1.0;
+      for (int j = 0; j < 6; ++j)
+        EXPECT_NEAR(in.activity().data()[b * 6 + j], 0.5 * (x[j] - mean) / div, 1e-5) << "b " << b << " j " << j;
+    }
+  }
+}
+
+TEST(ImageInput, PresentationOrderAndShuffle) {
+  test::TempDir dir;
+  {
+    auto net = input_net(dir, "");
+    Layer& in = *net->find_layer("Input");
+    in.initialize(net->sim());
+    EXPECT_EQ(in.dataset_size(), 5);
+    std::vector<long> shown;
+    for (long n = 0; n < 15; ++n) {
+      if (n > 0) in.update(n);
+      EXPECT_EQ(in.fires(n), n % 3 == 0);
+      if (n % 3 == 0) shown.insert(shown.end(), in.current_items()->begin(), in.current_items()->end());
+    }
+    // Presentation p shows items p*B + b, wrapping at the end of the data.
+    EXPECT_EQ(shown, (std::vector<long>{0, 1, 2, 3, 4, 0, 1, 2, 3, 4}));
+    EXPECT_FLOAT_EQ(in.activity().data()[6 + 5], float(raw_image(4)[5]));
+  }
+  {
+    auto net = input_net(dir, "    shuffle: true\n    limit: 4\n");
+    Layer& in = *net->find_layer("Input");
+    in.initialize(net->sim());
+    EXPECT_EQ(in.dataset_size(), 4);
+    std::vector<long> shown;
+    for (long n = 0; n < 24; ++n) {
+      if (n > 0) in.update(n);
+      if (n % 3 == 0) shown.insert(shown.end(), in.current_items()->begin(), in.current_items()->end());
+    }
+    ASSERT_EQ(shown.size(), 16u);  // four epochs of four images
+    bool any_reordered = false;
+    for (int epoch = 0; epoch < 4; ++epoch) {
+      std::vector<long> e(shown.begin() + epoch * 4, shown.begin() + epoch * 4 + 4);
+      std::vector<long> sorted = e;
+      std::sort(sorted.begin(), sorted.end());
+      EXPECT_EQ(sorted, (std::vector<long>{0, 1, 2, 3})) << "epoch " << epoch << " is not a permutation";
+      any_reordered |= e != sorted;
+    }
+    EXPECT_TRUE(any_reordered) << "shuffle never changed the order";
+  }
 }
 
 // ---------------------------------------------------------------- labels CSV
