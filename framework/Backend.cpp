@@ -14,8 +14,10 @@ ConvShape ConvShape::make(const Geometry& fine, const Geometry& coarse, int stri
   s.stride = stride;
   s.patch_y = patch_y;
   s.patch_x = patch_x;
-  s.offset_y = -((patch_y - stride) / 2);
-  s.offset_x = -((patch_x - stride) / 2);
+  // Floor division (C++ '/' truncates toward zero, which differs when patch < stride is odd).
+  auto floor_half = [](int d) { return d >= 0 ? d / 2 : -((-d + 1) / 2); };
+  s.offset_y = -floor_half(patch_y - stride);
+  s.offset_x = -floor_half(patch_x - stride);
   return s;
 }
 

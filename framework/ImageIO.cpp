@@ -36,7 +36,12 @@ std::vector<std::uint8_t> read_file_maybe_gz(const std::string& path) {
     if (n == 0) break;
     data.insert(data.end(), buf, buf + n);
   }
+  // gzread reports a compressed stream cut short only through gzerror (Z_BUF_ERROR), returning
+  // what it could decompress as if the file had ended.
+  int err = Z_OK;
+  std::string msg = gzerror(f, &err);
   gzclose(f);
+  if (err == Z_BUF_ERROR) throw UserError(path + ": truncated compressed data (" + msg + ")");
   return data;
 }
 

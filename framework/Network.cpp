@@ -14,12 +14,16 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
   spec.file = doc.file();
   const YAML::Node& root = doc.root();
   const std::vector<std::string> sections{"simulation", "layers", "connections", "probes"};
+  std::set<std::string> seen_sections;
   for (const auto& kv : root) {
     std::string key = kv.first.Scalar();
     if (std::find(sections.begin(), sections.end(), key) == sections.end())
       throw UserError(doc.location(kv.first, key),
                       key + ": unknown section" + did_you_mean(key, sections) +
                           "; expected simulation, layers, connections, probes");
+    // yaml-cpp keeps both copies of a repeated key but root[key] sees only the first.
+    if (!seen_sections.insert(key).second)
+      throw UserError(doc.location(kv.first, key), key + ": section given twice; merge the two into one");
   }
 
   spec.sim_params = doc.validate(root["simulation"], "simulation", SimulationConfig::schema());
@@ -187,9 +191,24 @@ void Network::derive_schedule() {
       if (std::all_of(pres.begin(), pres.end(), [](Layer* l) { return l->stateful(); })) pick = i;
     }
     if (pick == n) {
+      // Name the layers on a cycle, not those merely downstream of one.
+      auto on_cycle = [&](std::size_t start) {
+        std::vector<bool> seen(n, false);
+        std::vector<std::size_t> stack{start};
+        while (!stack.empty()) {
+          std::size_t j = stack.back();
+          stack.pop_back();
+          for (Layer* p : unplaced_pres(j)) {
+            std::size_t q = index_of(*p);
+            if (q == start) return true;
+            if (!seen[q]) seen[q] = true, stack.push_back(q);
+          }
+        }
+        return false;
+      };
       std::string cycle;
       for (std::size_t i = 0; i < n; ++i)
-        if (!placed[i]) cycle += (cycle.empty() ? "" : ", ") + layers_[i]->name();
+        if (!placed[i] && on_cycle(i)) cycle += (cycle.empty() ? "" : ", ") + layers_[i]->name();
       throw UserError(Location{spec_.file}, "connections: the layers " + cycle +
                                                 " form a cycle with no stateful (LCA) layer to break it");
     }

@@ -275,6 +275,7 @@ void ParamsDocument::set_override(const std::string& assignment) {
 Location ParamsDocument::location(const YAML::Node& node, const std::string& path) const {
   auto it = overrides_.find(path);
   if (it != overrides_.end()) return Location{"command line (--set " + it->second + ")"};
+  if (!node.IsDefined()) return Location{file_};  // an absent key: Mark() would throw InvalidNode
   YAML::Mark m = node.Mark();
   if (m.line < 0) return Location{file_};
   return Location{file_, m.line + 1, m.column + 1};
@@ -325,7 +326,9 @@ bool parse_bool(const std::string& s, bool& out) {
 ParamSet ParamsDocument::validate(const YAML::Node& block, const std::string& path,
                                   const Schema& schema, const std::set<std::string>& ignored) const {
   ParamSet ps(path, location(block, path));
-  if (!block.IsDefined() || block.IsNull()) {
+  // An absent key is an invalid ("zombie") node: IsDefined() is false and IsMap()/Mark() throw.
+  const bool present = block.IsDefined() && !block.IsNull();
+  if (!present) {
     // An absent section: everything takes its default; required keys are reported below.
   } else if (!block.IsMap()) {
     throw UserError(location(block, path), path + ": expected a mapping of key: value, got " + describe_node(block));
@@ -336,7 +339,7 @@ ParamSet ParamsDocument::validate(const YAML::Node& block, const std::string& pa
   for (const auto& k : ignored) known.push_back(k);
 
   std::set<std::string> seen;
-  if (block.IsMap()) {
+  if (present && block.IsMap()) {
     for (const auto& kv : block) {
       const std::string key = kv.first.Scalar();
       const std::string key_path = path + "." + key;
