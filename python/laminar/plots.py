@@ -1,0 +1,138 @@
+"""Figures of a Laminar run (matplotlib, Agg backend: no display needed)."""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, png: str) -> str:
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return png
+
+
+def plot_energy(run, png: str, probe: Optional[str] = None) -> str:
+    """Energy (mean over the batch) against step, total and per layer; display periods marked."""
+    cols = run.energy(probe)
+    steps = cols["step"]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    names = ["energy"] + sorted(k for k in cols if k not in ("step", "energy"))
+    for k in names:
+        v = np.asarray(cols[k])
+        ax.plot(steps, v.mean(axis=1) if v.ndim == 2 else v, label=k, lw=1.5 if k == "energy" else 1.0)
+    dp = run.display_period
+    if dp and len(steps) and steps[-1] // dp <= 200:
+        for n in range(dp, int(steps[-1]) + 1, dp):
+            ax.axvline(n - 0.5, color="0.85", lw=0.5, zorder=0)
+    ax.set_xlabel("step")
+    ax.set_ylabel("energy (mean over batch)")
+    ax.set_yscale("log" if np.all(cols["energy"] > 0) else "linear")
+    ax.legend()
+    ax.set_title("Energy: 0.5||e||^2 + lambda sum C(a)")
+    fig.tight_layout()
+    return _save(fig, png)
+
+
+def dictionary_image(weights: np.ndarray, columns: Optional[int] = None, pad: int = 1) -> np.ndarray:
+    """Tile image of weights [kernels, patch_y, patch_x, features]: one tile per kernel, each scaled
+    so that 0 is mid-grey and its largest |w| is black or white. RGB when features == 3; otherwise the
+    features of a kernel are drawn side by side. Returns [H, W] or [H, W, 3] in [0, 1]."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 4:
+        raise ValueError(f"weights must be [kernels, patch_y, patch_x, features], got shape {w.shape}")
+    k, py, px, nf = w.shape
+    rgb = nf == 3
+    if not rgb:  # features side by side: [k, py, px * nf]
+        w = np.concatenate([w[..., f] for f in range(nf)], axis=2)[..., None]
+    th, tw = w.shape[1], w.shape[2]
+    columns = columns or int(math.ceil(math.sqrt(k)))
+    rows = int(math.ceil(k / columns))
+    img = np.ones((rows * (th + pad) + pad, columns * (tw + pad) + pad, w.shape[3]))
+    for i in range(k):
+        m = np.max(np.abs(w[i]))
+        tile = 0.5 + 0.5 * w[i] / m if m > 0 else np.full(w[i].shape, 0.5)
+        r, c = divmod(i, columns)
+        img[pad + r * (th + pad):pad + r * (th + pad) + th, pad + c * (tw + pad):pad + c * (tw + pad) + tw] = tile
+    return img if rgb else img[..., 0]
+
+
+def plot_dictionary(weights: np.ndarray, png: str, title: Optional[str] = None, columns: Optional[int] = None) -> str:
+    """Draw a dictionary [kernels, patch, patch, features] as a tile image."""
+    img = dictionary_image(weights, columns)
+    h, w = img.shape[:2]
+    scale = max(2.0, 600.0 / max(h, w))
+    fig = plt.figure(figsize=(w * scale / 100 + 0.2, h * scale / 100 + (0.5 if title else 0.2)))
+    ax = fig.add_axes([0.01, 0.01, 0.98, 0.9 if title else 0.98])
+    ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return _save(fig, png)
+
+
+def plot_activity(data: np.ndarray, png: str, batch: int = 0, title: Optional[str] = None,
+                  max_features: int = 16) -> str:
+    """A recorded code [batch, ny, nx, nf] (one sample of an ActivityRecorder): the first features'
+    maps for one batch element, and the fraction of nonzero units per feature over the batch."""
+    data = np.asarray(data, dtype=np.float64)
+    if data.ndim == 3:
+        data = data[None]
+    B, ny, nx, nf = data.shape
+    show = min(nf, max_features)
+    cols = int(math.ceil(math.sqrt(show)))
+    rows = int(math.ceil(show / cols))
+    fig = plt.figure(figsize=(2 * cols + 4, 2 * rows + 0.6))
+    gs = fig.add_gridspec(rows, cols + 2)
+    m = np.max(np.abs(data[batch])) or 1.0
+    for i in range(show):
+        ax = fig.add_subplot(gs[i // cols, i % cols])
+        ax.imshow(data[batch, :, :, i], cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
+        ax.set_title(f"f{i}", fontsize=8)
+        ax.set_axis_off()
+    ax = fig.add_subplot(gs[:, cols:])
+    ax.bar(np.arange(nf), np.mean(data != 0, axis=(0, 1, 2)))
+    ax.set_xlabel("feature")
+    ax.set_ylabel("fraction nonzero")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, png)
+
+
+def plot_run(run, out_dir: Optional[str] = None) -> list[str]:
+    """Every figure a run supports: energy.png, dictionary-<connection>.png (final weights),
+    dictionary-<WeightRecorder>.png (latest sample), activity-<ActivityRecorder>.png (latest sample)."""
+    import os
+
+    out_dir = out_dir or run.dir
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    try:
+        run.energy()
+        written.append(plot_energy(run, os.path.join(out_dir, "energy.png")))
+    except KeyError:
+        pass
+    for conn, d in sorted(run.connections.items()):
+        if "final_weights" in d:
+            written.append(plot_dictionary(d["final_weights"], os.path.join(out_dir, f"dictionary-{conn}.png"),
+                                           title=f"{conn} (final)"))
+    for name in run.probes_of_type("WeightRecorder"):
+        steps, w = run.weight_history(name)
+        if len(steps):
+            written.append(plot_dictionary(w[-1], os.path.join(out_dir, f"dictionary-{name}.png"),
+                                           title=f"{name} (step {int(steps[-1])})"))
+    for name in run.probes_of_type("ActivityRecorder"):
+        steps, data = run.recorder(name)
+        if len(steps):
+            written.append(plot_activity(data[-1], os.path.join(out_dir, f"activity-{name}.png"),
+                                         title=f"{name} (step {int(steps[-1])})"))
+    return written
+
+
+__all__: Sequence[str] = ["plot_energy", "plot_dictionary", "plot_activity", "dictionary_image", "plot_run"]
