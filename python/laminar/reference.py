@@ -24,9 +24,9 @@ transposed weight copy).
 Time step n (schedule Input -> Error -> V1, learning after all layers, probes last)::
 
     Input:  x(n) = images presented at presentation n // display_period (new ones when n % dp == 0)
+    Reset:  if reset_on_input and n > 0 and n % dp == 0: u <- u_init, a <- T(u_init) (before Error reads a)
     Error:  e(n) = scale * (x(n) - Phi a(n-1))           a(-1) = T(u_init)
-    V1:     (if reset_on_input and n > 0 and n % dp == 0: u <- u_init, a <- T(u_init))
-            drive = Phi^T e(n) (+ a(n-1) with self_interaction)
+    V1:     drive = Phi^T e(n) (+ a(n-1) with self_interaction)
             exponential Euler: u(n) = d u(n-1) + (1 - d) drive,    d = exp(-dt/tau)
             forward Euler:     u(n) = u(n-1) + dt/tau (drive - u(n-1))
             a(n) = T_lambda(u(n))
@@ -312,10 +312,10 @@ class LCANetwork:
         for n in range(steps):
             if n > 0 and n % dp == 0:
                 x, items = self.present(n // dp)
-            e = self.error_scale * (x - phi(self.W, a, self.fine_shape, self.stride))
-            if p.reset_on_input and n > 0 and n % dp == 0:
+            if p.reset_on_input and n > 0 and n % dp == 0:  # before the error reads the code
                 u = self.init_membrane()
                 a = self.T(u)
+            e = self.error_scale * (x - phi(self.W, a, self.fine_shape, self.stride))
             drive = phi_t(self.W, e, self.coarse_shape, self.stride)
             if p.self_interaction:
                 drive = drive + a

@@ -31,7 +31,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def laminar(exe, params, out, *sets):
     args = [exe, "run", params, "--steps", str(STEPS), "-o", out, "-q",
             "--set", f"simulation.display_period={DISPLAY}", "--set", f"probes.V1Code.period={DISPLAY}",
-            "--set", f"probes.DictionaryTiles.period={DISPLAY}"]
+            "--set", f"probes.DictionaryTiles.period={DISPLAY}", "--set", "simulation.batch_size=8"]
     for s in sets:
         args += ["--set", s]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("LAMINAR_TEST_THREADS", "1"))

@@ -111,6 +111,9 @@ struct Naive {
   void step(long n) {
     // Input
     if (n > 0 && n % c.display_period == 0) load(n / c.display_period);
+    // V1's reset on a new image happens before the error layer reads its code.
+    if (c.reset_on && n > 0 && n % c.display_period == 0)
+      for (std::size_t i = 0; i < u.size(); ++i) u[i] = c.init_value, a[i] = T(c.init_value);
     // Error: e = x - Phi a(n-1), Phi a written as the sum over the patches covering each pixel.
     for (int b = 0; b < c.batch; ++b)
       for (int y = 0; y < fy; ++y)
@@ -127,8 +130,6 @@ struct Naive {
             e[fi(b, y, xx, f)] = x[fi(b, y, xx, f)] - recon;
           }
     // V1
-    if (c.reset_on && n > 0 && n % c.display_period == 0)
-      for (std::size_t i = 0; i < u.size(); ++i) u[i] = c.init_value, a[i] = T(c.init_value);
     const double decay = std::exp(-c.dt / c.tau), rate = c.dt / c.tau;
     std::vector<double> a_new(a.size());
     for (int b = 0; b < c.batch; ++b)
