@@ -28,6 +28,7 @@ void Simulation::initialize() {
 
 void Simulation::step(long n) {
   for (Layer* layer : net_.schedule()) layer->begin_step(n);
+  for (auto& p : net_.probes()) p->begin_step(n);
   for (Layer* layer : net_.schedule()) {
     layer->clear_channels();
     for (Connection* c : net_.incoming(*layer)) c->deliver(layer->channel(c->channel()));

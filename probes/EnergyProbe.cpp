@@ -25,11 +25,19 @@ std::vector<std::string> EnergyProbe::columns() const {
   return c;
 }
 
+void EnergyProbe::begin_step(long step) {
+  if (!due(step)) return;
+  start_terms_.assign(layers_.size(), {});
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    if (layers_[i]->stateful())
+      for (int b = 0; b < batch_; ++b) start_terms_[i].push_back(layers_[i]->energy(b));
+}
+
 void EnergyProbe::compute(std::vector<std::vector<double>>& values) const {
   for (int b = 0; b < batch_; ++b) {
     double total = 0.0;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
-      double e = layers_[i]->energy(b);
+      double e = layers_[i]->stateful() ? start_terms_[i][b] : layers_[i]->energy(b);
       values[i + 1][b] = e;
       total += e;
     }
@@ -44,8 +52,10 @@ void laminar_register_EnergyProbe(Registry& r) {
       r, KindInfo{Category::Probe, "Energy", "Total energy per batch element: reconstruction + sparsity.",
                   "Writes `probes/<name>/energy` (samples x batch) and one column per layer "
                   "(`0.5||e||^2` for Error layers, `lambda sum C(a)` for LCA layers) to the HDF5 output and to "
-                  "`<name>.csv`. With a small enough dt/tau the energy does not increase within a display period. "
-                  "Its mean is shown on the progress line.",
+                  "`<name>.csv`. LCA terms are taken at the start of the step, i.e. for the code the step's errors "
+                  "were computed from (`e(n) = x - Phi a(n-1)`), so the energy is the LCA objective of one "
+                  "consistent state and, for a stable dt/tau, does not increase within a display period. Its mean "
+                  "is shown on the progress line.",
                   "Energy:\n  type: Energy", {"LCA", "Error", "Norm", "Stats"}, s});
 }
 

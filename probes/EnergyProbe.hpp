@@ -1,7 +1,9 @@
 #pragma once
 // Total energy per batch element (seed paper eq. 2):
 //   E = sum over error layers 0.5 ||e||^2 + sum over LCA layers lambda sum C(a),
-// with each layer's term as its own column.
+// with each layer's term as its own column. The terms of stateful (LCA) layers are taken at the
+// start of the step: the code that this step's errors were computed from (e(n) = x - Phi a(n-1)),
+// so E is the LCA objective F(a(n-1)) of one consistent state, non-increasing for a stable dt/tau.
 #include <vector>
 
 #include "framework/TableProbe.hpp"
@@ -15,6 +17,7 @@ class EnergyProbe : public TableProbe {
   using TableProbe::TableProbe;
   void resolve(Network& net) override;
   std::string headline_label() const override { return "energy"; }
+  void begin_step(long step) override;
 
  protected:
   std::vector<std::string> columns() const override;
@@ -23,6 +26,7 @@ class EnergyProbe : public TableProbe {
 
  private:
   std::vector<Layer*> layers_;
+  std::vector<std::vector<double>> start_terms_;  // [layer][batch] for stateful layers, at step start
 };
 
 }  // namespace laminar

@@ -229,7 +229,7 @@ class Trajectory:
     membrane: np.ndarray     # [steps, B, ...coarse]
     activity: np.ndarray     # [steps, B, ...coarse]
     error_energy: np.ndarray     # [steps, B]  0.5 ||e||^2
-    sparsity_energy: np.ndarray  # [steps, B]  sum lambda C(a)
+    sparsity_energy: np.ndarray  # [steps, B]  sum lambda C(a(n-1)): the code at the start of step n
     weights: np.ndarray      # [steps, k, p, p, f]: after learning on that step
     items: np.ndarray        # [steps, B] dataset index shown
 
@@ -316,6 +316,7 @@ class LCANetwork:
                 u = self.init_membrane()
                 a = self.T(u)
             e = self.error_scale * (x - phi(self.W, a, self.fine_shape, self.stride))
+            a_start = a  # the code e(n) was computed from: the Energy probe's LCA term
             drive = phi_t(self.W, e, self.coarse_shape, self.stride)
             if p.self_interaction:
                 drive = drive + a
@@ -328,7 +329,7 @@ class LCANetwork:
             out["membrane"].append(u)
             out["activity"].append(a)
             out["ee"].append(0.5 * np.sum(e.reshape(B, -1) ** 2, axis=1))
-            out["se"].append(np.sum(sparsity_cost(a, p.threshold, p.lam, p.width).reshape(B, -1), axis=1))
+            out["se"].append(np.sum(sparsity_cost(a_start, p.threshold, p.lam, p.width).reshape(B, -1), axis=1))
             out["weights"].append(self.W.copy())
             out["items"].append(items)
         return Trajectory(input=np.array(out["input"]), error=np.array(out["error"]),
