@@ -3,6 +3,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 
 namespace laminar {
@@ -73,13 +75,24 @@ void deliver_scatter(const ConvShape& s, const float* w, const Tensor& coarse, T
       const std::size_t r = std::size_t(b) * ncy + cy;
       Active* list = all + r * per_row;
       const float* a = coarse.data() + r * per_row;
+      // Nonzero test 32 values at a time (vectorised compare into a bit mask), then one entry
+      // per set bit: activity is sparse and irregular, so per-element branches mispredict.
+      const int len = ncx * nk;
       int n = 0;
-      for (int cx = 0; cx < ncx; ++cx)
-        for (int k = 0; k < nk; ++k) {  // branch-free compaction: activity is sparse and irregular
-          const float v = a[cx * nk + k];
-          list[n] = {cx, k, v * scale};
-          n += v != 0.0f;
+      for (int base = 0; base < len; base += 32) {
+        const int m = std::min(32, len - base);
+        std::uint32_t mask = 0;
+        if (m == 32) {
+          for (int t = 0; t < 32; ++t) mask |= std::uint32_t(a[base + t] != 0.0f) << t;
+        } else {
+          for (int t = 0; t < m; ++t) mask |= std::uint32_t(a[base + t] != 0.0f) << t;
         }
+        while (mask) {
+          const int idx = base + std::countr_zero(mask);
+          mask &= mask - 1;
+          list[n++] = {idx / nk, idx % nk, a[idx] * scale};
+        }
+      }
       counts[r] = n;
     }
   const std::size_t ksize = s.kernel_size();
