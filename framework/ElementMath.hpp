@@ -22,28 +22,35 @@ struct ThresholdParams {
 };
 
 // a = T_lambda(u)  (seed paper eq. 3's transfer function; OpenPV's ANN activity).
-LAMINAR_HD inline float threshold(float u, const ThresholdParams& p) {
+// `threshold_of<K>` is the same function for a kind fixed at compile time: branch-free selects
+// that vectorise, for the layer's update loop.
+template <Threshold K>
+LAMINAR_HD inline float threshold_of(float u, const ThresholdParams& p) {
   float a = 0.0f;
   float m = u < 0.0f ? -u : u;
   float s = u < 0.0f ? -1.0f : 1.0f;
-  switch (p.kind) {
-    case Threshold::Soft:  // sign(u) max(|u| - lambda, 0)
-      a = m > p.lambda ? s * (m - p.lambda) : 0.0f;
-      break;
-    case Threshold::SoftNonNegative:  // max(u - lambda, 0)
-      a = u > p.lambda ? u - p.lambda : 0.0f;
-      break;
-    case Threshold::Hard:  // u where |u| > lambda
-      a = m > p.lambda ? u : 0.0f;
-      break;
-    case Threshold::Firm:  // 0 below lambda, linear ramp to u over [lambda, lambda + width], u above
-      if (m <= p.lambda) a = 0.0f;
-      else if (m >= p.lambda + p.width) a = u;
-      else a = s * (p.lambda + p.width) * (m - p.lambda) / p.width;
-      break;
+  if constexpr (K == Threshold::Soft) {  // sign(u) max(|u| - lambda, 0)
+    a = m > p.lambda ? s * (m - p.lambda) : 0.0f;
+  } else if constexpr (K == Threshold::SoftNonNegative) {  // max(u - lambda, 0)
+    a = u > p.lambda ? u - p.lambda : 0.0f;
+  } else if constexpr (K == Threshold::Hard) {  // u where |u| > lambda
+    a = m > p.lambda ? u : 0.0f;
+  } else {  // Firm: 0 below lambda, linear ramp to u over [lambda, lambda + width], u above
+    const float ramp = s * (p.lambda + p.width) * (m - p.lambda) / p.width;
+    a = m <= p.lambda ? 0.0f : (m >= p.lambda + p.width ? u : ramp);
   }
   a = a < p.a_min ? p.a_min : a;
   return a > p.a_max ? p.a_max : a;
+}
+
+LAMINAR_HD inline float threshold(float u, const ThresholdParams& p) {
+  switch (p.kind) {
+    case Threshold::Soft: return threshold_of<Threshold::Soft>(u, p);
+    case Threshold::SoftNonNegative: return threshold_of<Threshold::SoftNonNegative>(u, p);
+    case Threshold::Hard: return threshold_of<Threshold::Hard>(u, p);
+    case Threshold::Firm: return threshold_of<Threshold::Firm>(u, p);
+  }
+  return 0.0f;
 }
 
 // lambda * C(a): the sparsity cost whose gradient the threshold implements (u - a = lambda C'(a)).

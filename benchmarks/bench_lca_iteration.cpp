@@ -1,0 +1,242 @@
+// One LCA iteration at the scale of the first vision layer of the paper's network:
+//   Input 64x64x3 --Identity--> Residual (Error) <--Phi (8x8, stride 2)-- V1 32x32x128 (LCA, soft)
+// i.e. e = x - Phi a (scatter from the ~10%-active V1), V1 drive = Phi^T e (dense gather), the
+// membrane update and threshold. BM_EngineStep runs it through the real engine (params YAML,
+// HDF5 input written to a temporary file, Network, Simulation::step), so it measures what users run.
+// BM_Scatter / BM_Gather / BM_Hebbian time the kernels alone on the same shapes.
+//
+//   build/benchmarks/bench_lca_iteration [--benchmark_filter=Engine] [--benchmark_min_time=1]
+#include <benchmark/benchmark.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <unistd.h>
+
+#include "framework/Backend.hpp"
+#include "framework/Network.hpp"
+#include "framework/Output.hpp"
+#include "framework/Params.hpp"
+#include "framework/Registry.hpp"
+#include "framework/Simulation.hpp"
+
+namespace fs = std::filesystem;
+using namespace laminar;
+
+namespace {
+
+constexpr int kImage = 64, kChannels = 3, kV1 = 32, kFeatures = 128, kPatch = 8, kStride = 2;
+// Soft-threshold lambda giving about 10% active V1 neurons after the warm-up (8.5% after 1000 steps) on the smooth random
+// images below (reported as the `v1_active` counter).
+// LAMINAR_BENCH_LAMBDA / _TAU / _WARMUP override them (for calibration).
+double env_or(const char* name, double value) {
+  const char* v = std::getenv(name);
+  return v ? std::atof(v) : value;
+}
+const double kLambda = env_or("LAMINAR_BENCH_LAMBDA", 0.3);
+const double kTau = env_or("LAMINAR_BENCH_TAU", 20);
+const int kWarmup = int(env_or("LAMINAR_BENCH_WARMUP", 300));  // steps before timing: V1 settles to its steady sparsity
+
+fs::path temp_dir() {
+  static fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("laminar-bench-" + std::to_string(getpid()));
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+// Smooth random colour images (white noise blurred twice by a 5x5 box), so that the dictionary
+// sees spatially correlated input as on natural images. Shape (n, 64, 64, 3), float32.
+std::string write_images(int n) {
+  const fs::path file = temp_dir() / ("images-" + std::to_string(n) + ".h5");
+  std::mt19937 rng(1234);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  const std::size_t plane = std::size_t(kImage) * kImage * kChannels;
+  std::vector<float> data(plane * n), tmp(plane);
+  for (int i = 0; i < n; ++i) {
+    float* img = data.data() + plane * i;
+    for (std::size_t j = 0; j < plane; ++j) img[j] = g(rng);
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int y = 0; y < kImage; ++y)
+        for (int x = 0; x < kImage; ++x)
+          for (int c = 0; c < kChannels; ++c) {
+            float s = 0;
+            for (int dy = -2; dy <= 2; ++dy)
+              for (int dx = -2; dx <= 2; ++dx) {
+                const int yy = std::clamp(y + dy, 0, kImage - 1), xx = std::clamp(x + dx, 0, kImage - 1);
+                s += img[(yy * kImage + xx) * kChannels + c];
+              }
+            tmp[(y * kImage + x) * kChannels + c] = s / 25.0f;
+          }
+      std::copy(tmp.begin(), tmp.end(), img);
+    }
+  }
+  hid_t f = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t dims[4] = {hsize_t(n), kImage, kImage, kChannels};
+  hid_t sp = H5Screate_simple(4, dims, nullptr);
+  hid_t d = H5Dcreate2(f, "images", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data());
+  H5Dclose(d);
+  H5Sclose(sp);
+  H5Fclose(f);
+  return file.string();
+}
+
+std::string params_yaml(int batch, const std::string& images, const std::string& output) {
+  return "simulation:\n"
+         "  steps: 1000000000\n"
+         "  display_period: 1000000000\n"  // one image set for the whole benchmark: no reloads, no learning
+         "  batch_size: " + std::to_string(batch) + "\n"
+         "  dt: 1\n"
+         "  seed: 1\n"
+         "  output: " + output + "\n"
+         "layers:\n"
+         "  Input:\n"
+         "    type: ImageInput\n"
+         "    path: " + images + "\n"
+         "    normalize: standardize\n"
+         "  Residual:\n"
+         "    type: Error\n"
+         "  V1:\n"
+         "    type: LCA\n"
+         "    nx: 32\n"
+         "    ny: 32\n"
+         "    nf: 128\n"
+         "    tau: " + std::to_string(kTau) + "\n"
+         "    lambda: " + std::to_string(kLambda) + "\n"
+         "    threshold: soft\n"
+         "connections:\n"
+         "  InputToResidual:\n"
+         "    type: Identity\n"
+         "    pre: Input\n"
+         "    post: Residual\n"
+         "    channel: excitatory\n"
+         "  Dictionary:\n"
+         "    type: Convolution\n"
+         "    pre: V1\n"
+         "    post: Residual\n"
+         "    channel: inhibitory\n"
+         "    patch_size: 8\n"
+         "  ResidualToV1:\n"
+         "    type: Transpose\n"
+         "    original: Dictionary\n"
+         "    pre: Residual\n"
+         "    post: V1\n"
+         "    channel: excitatory\n";
+}
+
+double fraction_nonzero(const Tensor& t) {
+  std::size_t nz = 0;
+  for (float v : t.vector()) nz += v != 0.0f;
+  return double(nz) / double(t.size());
+}
+
+// A network built and warmed up once per batch size, kept across repetitions and benchmark runs.
+struct Engine {
+  ParamsDocument doc;
+  NetworkSpec spec;
+  Network net;
+  Output output;
+  Simulation sim;
+  long n = 0;
+  Engine(int batch, const fs::path& out)
+      : doc(ParamsDocument::parse(params_yaml(batch, write_images(batch), out.string()), "bench.yaml")),
+        spec(NetworkSpec::from(doc, Registry::builtin())),
+        net(spec),
+        output(out.string()),
+        sim(net, output, RunOptions{.quiet = true}) {
+    sim.initialize();
+    for (; n < kWarmup; ++n) sim.step(n);
+  }
+};
+
+Engine& engine(int batch) {
+  static std::map<int, std::unique_ptr<Engine>> engines;
+  auto& e = engines[batch];
+  if (!e) e = std::make_unique<Engine>(batch, temp_dir() / ("out-" + std::to_string(batch)));
+  return *e;
+}
+
+void BM_EngineStep(benchmark::State& state) {
+  const int batch = int(state.range(0));
+  Engine& e = engine(batch);
+  for (auto _ : state) e.sim.step(e.n++);
+  state.counters["v1_active"] = fraction_nonzero(e.net.find_layer("V1")->activity());
+  state.counters["batch"] = batch;
+}
+BENCHMARK(BM_EngineStep)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Kernel benchmarks on the same shapes, with random data: V1 activity 10% nonzero, dense error.
+struct Kernels {
+  ConvShape shape;
+  std::vector<float> w, wt;
+  Tensor a, e;
+  explicit Kernels(int batch)
+      : shape(ConvShape::make(Geometry{kImage, kImage, kChannels}, Geometry{kV1, kV1, kFeatures}, kStride, kPatch,
+                              kPatch)),
+        a(batch, shape.coarse),
+        e(batch, shape.fine) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    w.resize(shape.weights_size());
+    for (float& v : w) v = u(rng);
+    cpu::normalize_l2(shape, w.data(), 1.0f);
+    cpu::transpose_weights(shape, w.data(), wt);
+    for (float& v : a.vector()) v = u(rng) < -0.8f ? u(rng) : 0.0f;  // 10% active
+    for (float& v : e.vector()) v = u(rng);
+  }
+};
+
+void BM_Scatter(benchmark::State& state) {
+  Kernels k(int(state.range(0)));
+  Tensor fine(k.a.batch(), k.shape.fine);
+  for (auto _ : state) {
+    fine.fill(0.0f);
+    cpu::deliver_scatter(k.shape, k.w.data(), k.a, fine, -1.0f);
+    benchmark::DoNotOptimize(fine.data());
+  }
+  state.counters["active"] = fraction_nonzero(k.a);
+}
+void BM_Gather(benchmark::State& state) {
+  Kernels k(int(state.range(0)));
+  Tensor coarse(k.e.batch(), k.shape.coarse);
+  for (auto _ : state) {
+    coarse.fill(0.0f);
+    cpu::deliver_gather(k.shape, k.wt.data(), k.e, coarse, 1.0f);
+    benchmark::DoNotOptimize(coarse.data());
+  }
+  // Useful multiply-adds: every V1 neuron x 192 weights (minus the border), per batch element.
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * k.e.batch() * kV1 * kV1 * kFeatures * kPatch * kPatch * kChannels,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+void BM_Hebbian(benchmark::State& state) {
+  Kernels k(int(state.range(0)));
+  std::vector<float> dw(k.shape.weights_size());
+  for (auto _ : state) {
+    std::fill(dw.begin(), dw.end(), 0.0f);
+    cpu::hebbian(k.shape, k.a, k.e, dw.data(), 1.0f / float(k.a.batch()));
+    benchmark::DoNotOptimize(dw.data());
+  }
+}
+BENCHMARK(BM_Scatter)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Gather)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Hebbian)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  std::error_code ec;
+  fs::remove_all(temp_dir(), ec);
+  return 0;
+}
