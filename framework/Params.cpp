@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -226,6 +227,9 @@ ParamsDocument ParamsDocument::parse(const std::string& text, const std::string&
 }
 
 ParamsDocument ParamsDocument::load(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UserError(path + ": is a folder, not a params file (give the YAML file inside it)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": cannot open params file (" + std::strerror(errno) + ")");
   std::stringstream ss;
@@ -274,6 +278,7 @@ void ParamsDocument::set_override(const std::string& assignment) {
 Location ParamsDocument::location(const YAML::Node& node, const std::string& path) const {
   auto it = overrides_.find(path);
   if (it != overrides_.end()) return Location{"command line (--set " + it->second + ")"};
+  if (!node.IsDefined()) return Location{file_};  // an absent key has no position (and Mark() would throw)
   YAML::Mark m = node.Mark();
   if (m.line < 0) return Location{file_};
   return Location{file_, m.line + 1, m.column + 1};
@@ -335,7 +340,7 @@ ParamSet ParamsDocument::validate(const YAML::Node& block, const std::string& pa
   for (const auto& k : ignored) known.push_back(k);
 
   std::set<std::string> seen;
-  if (block.IsMap()) {
+  if (block.IsDefined() && block.IsMap()) {  // IsMap() throws on an absent (invalid) node
     for (const auto& kv : block) {
       const std::string key = kv.first.Scalar();
       const std::string key_path = path + "." + key;
