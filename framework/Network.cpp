@@ -22,11 +22,14 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
                           "; expected simulation, layers, connections, probes");
   }
 
-  spec.sim_params = doc.validate(root["simulation"], "simulation", SimulationConfig::schema());
+  YAML::Node sim_key;  // the `simulation:` key, where errors about the whole section point
+  for (const auto& kv : root)
+    if (kv.first.Scalar() == "simulation") sim_key = kv.first;
+  spec.sim_params = doc.validate(root["simulation"], "simulation", SimulationConfig::schema(), {}, sim_key);
   const ParamSet& sp = spec.sim_params;
-  if (sp.has("steps") == sp.has("epochs"))
-    sp.fail_block(sp.has("steps") ? "give `steps` or `epochs`, not both"
-                                   : "missing `steps` (number of timesteps) or `epochs` (passes over the data)");
+  if (sp.has("steps") && sp.has("epochs")) sp.fail("epochs", "give `steps` or `epochs`, not both");
+  if (!sp.has("steps") && !sp.has("epochs"))
+    sp.fail_block("missing `steps` (number of timesteps) or `epochs` (passes over the data)");
   SimulationConfig& sim = spec.sim;
   sim.steps = sp.has("steps") ? sp.integer("steps") : 0;
   sim.dt = sp.real("dt");
@@ -55,7 +58,7 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
         throw UserError(doc.location(block, path), path + ": expected a mapping with at least `type:`");
       const YAML::Node& type = block["type"];
       if (!type.IsDefined() || !type.IsScalar())
-        throw UserError(doc.location(block, path),
+        throw UserError(doc.location(kv.first, path),
                         path + ": missing `type:` (one of the " + category_name(cat) + " kinds; see `laminar describe`)");
       const KindInfo* kind = registry.find(cat, type.Scalar());
       if (!kind) {
@@ -64,7 +67,7 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
         for (const auto& n : registry.names(cat)) msg += " " + n;
         throw UserError(doc.location(type, path + ".type"), msg);
       }
-      out.push_back(ObjectSpec{kind, name, doc.validate(block, path, kind->schema, {"type"})});
+      out.push_back(ObjectSpec{kind, name, doc.validate(block, path, kind->schema, {"type"}, kv.first)});
     }
   };
   read_section(Category::Layer, spec.layers);

@@ -327,8 +327,9 @@ bool parse_bool(const std::string& s, bool& out) {
 }  // namespace
 
 ParamSet ParamsDocument::validate(const YAML::Node& block, const std::string& path,
-                                  const Schema& schema, const std::set<std::string>& ignored) const {
-  ParamSet ps(path, location(block, path));
+                                  const Schema& schema, const std::set<std::string>& ignored,
+                                  const YAML::Node& name) const {
+  ParamSet ps(path, location(name.IsDefined() && !name.IsNull() ? name : block, path));
   if (!block.IsDefined() || block.IsNull()) {
     // An absent section: everything takes its default; required keys are reported below.
   } else if (!block.IsMap()) {

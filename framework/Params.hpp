@@ -116,9 +116,10 @@ class ParamsDocument {
   Location location(const YAML::Node& node, const std::string& path) const;
 
   // Validate one block against a schema. `path` is the dotted path ("layers.V1");
-  // `ignored` keys (e.g. "type") are handled by the caller.
+  // `ignored` keys (e.g. "type") are handled by the caller. `name` is the block's key node (e.g.
+  // `V1:`): errors about the whole block point there rather than at its first entry.
   ParamSet validate(const YAML::Node& block, const std::string& path, const Schema& schema,
-                    const std::set<std::string>& ignored = {}) const;
+                    const std::set<std::string>& ignored = {}, const YAML::Node& name = YAML::Node()) const;
 
   // Emit the resolved document as YAML text (overrides applied).
   std::string dump() const;
