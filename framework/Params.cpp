@@ -44,7 +44,15 @@ std::string describe_node(const YAML::Node& n) {
     case YAML::NodeType::Null: return "nothing";
     case YAML::NodeType::Sequence: return "a list";
     case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Scalar: {
+      // Keep the message on one line: a quote left open swallows the rest of the file as the value.
+      std::string v = n.Scalar();
+      const bool long_value = v.size() > 60 || v.find('\n') != std::string::npos;
+      if (long_value) v = v.substr(0, std::min(v.find('\n'), std::size_t(40))) + "...";
+      std::string s = "'" + v + "'";
+      if (long_value && n.Tag() == "!") s += " (a quote left unclosed?)";  // "!": a quoted scalar
+      return s;
+    }
     default: return "an undefined value";
   }
 }
