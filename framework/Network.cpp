@@ -188,11 +188,36 @@ void Network::derive_schedule() {
       if (std::all_of(pres.begin(), pres.end(), [](Layer* l) { return l->stateful(); })) pick = i;
     }
     if (pick == n) {
-      std::string cycle;
+      // Name the cycle: only stateless layers block (a stateful pre is read from the previous
+      // step); drop those that feed no other blocked layer (they only sit downstream of the
+      // cycle), then report at the first connection inside what remains.
+      std::vector<bool> in_cycle(n);
+      for (std::size_t i = 0; i < n; ++i) in_cycle[i] = !placed[i] && !layers_[i]->stateful();
+      for (bool changed = true; changed;) {
+        changed = false;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (!in_cycle[i]) continue;
+          bool feeds = false;
+          for (std::size_t j = 0; j < n && !feeds; ++j)
+            if (in_cycle[j] && j != i)
+              for (Connection* c : incoming_[j]) feeds = feeds || &c->pre() == layers_[i].get();
+          if (!feeds) { in_cycle[i] = false; changed = true; }
+        }
+      }
+      std::string cycle, through;
+      const Connection* first = nullptr;
       for (std::size_t i = 0; i < n; ++i)
-        if (!placed[i]) cycle += (cycle.empty() ? "" : ", ") + layers_[i]->name();
-      throw UserError(Location{spec_.file}, "connections: the layers " + cycle +
-                                                " form a cycle with no stateful (LCA) layer to break it");
+        if (in_cycle[i]) cycle += (cycle.empty() ? "" : ", ") + layers_[i]->name();
+      for (auto& c : connections_)
+        if (c->channel() != ChannelId::None && in_cycle[index_of(c->pre())] && in_cycle[index_of(c->post())] &&
+            &c->pre() != &c->post()) {
+          if (!first) first = c.get();
+          through += (through.empty() ? "" : ", ") + c->name();
+        }
+      if (!first) throw InternalError("schedule: no layer can be placed but no cycle was found");
+      first->params().fail_block("the layers " + cycle + " form a cycle (through connections " + through +
+                                 ") with no stateful (LCA) layer to break it: each needs the other's output of "
+                                 "the same step; put an LCA layer in the loop or remove a connection");
     }
     placed[pick] = true;
     schedule_.push_back(layers_[pick].get());
