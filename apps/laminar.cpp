@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <new>
 
 #include "framework/Describe.hpp"
 #include "framework/Network.hpp"
@@ -120,6 +121,10 @@ int main(int argc, char** argv) {
     return run_main(argc, argv);
   } catch (const UserError& e) {
     std::cerr << "laminar: error: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "laminar: error: out of memory (the network or its data do not fit; `laminar check` shows "
+                 "the network's size)" << std::endl;
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "laminar: " << e.what() << std::endl;

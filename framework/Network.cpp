@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace laminar {
 
 // ---------------------------------------------------------------- NetworkSpec
@@ -102,6 +104,7 @@ Network::Network(const NetworkSpec& spec) : spec_(spec), sim_(spec.sim) {
   }
 
   derive_schedule();
+  check_memory();
   for (auto& l : layers_) l->allocate(sim_.batch_size);
   for (auto& p : probes_) p->resolve(*this);
 }
@@ -153,6 +156,50 @@ void Network::infer_geometry() {
       c->params().fail_block("pre '" + c->pre_name() + "' is " + c->pre().geometry().str() + " but post '" +
                              c->post_name() + "' is " + c->post().geometry().str() + " (ny x nx x nf); " +
                              c->type() + " needs equal sizes");
+}
+
+void Network::check_memory() const {
+  // Estimated in double before anything is allocated: nx*ny*nf (or a weights shape) may not even
+  // fit in 64 bits, and an allocation that cannot succeed should be a message, not bad_alloc.
+  struct Item {
+    double bytes;
+    const ParamSet* params;
+    std::string what;
+  };
+  std::vector<Item> items;
+  double total = 0;
+  for (const auto& l : layers_) {
+    const Geometry& g = l->geometry();
+    const int buffers = 3 + (l->has_membrane() ? 1 : 0);  // activity, two channels (+ membrane)
+    const double bytes = double(g.nx) * g.ny * g.nf * sim_.batch_size * buffers * sizeof(float);
+    items.push_back({bytes, &l->params(), g.str() + " neurons x batch " + std::to_string(sim_.batch_size) + " x " +
+                                              std::to_string(buffers) + " buffers"});
+    total += bytes;
+  }
+  for (const auto& c : connections_) {
+    if (!c->has_weights() || c->type() == "Transpose") continue;  // a Transpose shares its original's
+    const WeightsView w = c->weights();
+    const int copies = c->plastic() ? 4 : 2;  // weights, transposed (+ update, momentum)
+    const double bytes = double(w.kernels) * w.patch_y * w.patch_x * w.features * copies * sizeof(float);
+    items.push_back({bytes, &c->params(), "weights " + std::to_string(w.kernels) + "x" + std::to_string(w.patch_y) +
+                                              "x" + std::to_string(w.patch_x) + "x" + std::to_string(w.features) +
+                                              " x " + std::to_string(copies) + " copies"});
+    total += bytes;
+  }
+  const double machine = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (machine <= 0 || total <= machine) return;
+  const Item& big = *std::max_element(items.begin(), items.end(),
+                                      [](const Item& a, const Item& b) { return a.bytes < b.bytes; });
+  auto gib = [](double b) {
+    std::ostringstream s;
+    s.precision(3);
+    s << b / (1024.0 * 1024.0 * 1024.0) << " GiB";
+    return s.str();
+  };
+  big.params->fail_block("needs about " + gib(big.bytes) + " of memory (" + big.what + " of float32)" +
+                         (items.size() > 1 ? ", the whole network about " + gib(total) : std::string()) +
+                         ", but this machine has " + gib(machine) +
+                         "; reduce nx/ny/nf, patch_size or simulation.batch_size");
 }
 
 std::size_t Network::index_of(const Layer& l) const {
