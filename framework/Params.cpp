@@ -1,5 +1,7 @@
 #include "framework/Params.hpp"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -223,6 +225,10 @@ ParamsDocument ParamsDocument::parse(const std::string& text, const std::string&
   d.file_ = name;
   try {
     d.root_ = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {  // its own message is only "bad file"
+    throw UserError(Location{name, e.mark.line + 1, e.mark.column + 1},
+                    "YAML syntax error: nested too deeply (the parser stops at " + std::to_string(e.depth()) +
+                        " levels of [ ] or { })");
   } catch (const YAML::ParserException& e) {
     throw UserError(Location{name, e.mark.line + 1, e.mark.column + 1},
                     "YAML syntax error: " + e.msg);
