@@ -207,6 +207,12 @@ class Hdf5Source : public DataSource {
       throw UserError(path + ":" + dataset + ": expected shape (count, ny, nx) or (count, ny, nx, nf), got rank " +
                       std::to_string(rank));
     }
+    for (int i = 0; i < rank; ++i)
+      if (dims[i] == 0 || dims[i] > (hsize_t(1) << 30)) {
+        close();
+        throw UserError(path + ":" + dataset + ": dimension " + std::to_string(i) + " is " + std::to_string(dims[i]) +
+                        (i == 0 ? ": the dataset holds no images" : ", not a valid image size"));
+      }
     count_ = long(dims[0]);
     geometry_ = Geometry{int(dims[2]), int(dims[1]), rank == 4 ? int(dims[3]) : 1};
     rank_ = rank;
