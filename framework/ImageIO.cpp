@@ -37,7 +37,10 @@ std::vector<std::uint8_t> read_file_maybe_gz(const std::string& path) {
     if (n == 0) break;
     data.insert(data.end(), buf, buf + n);
   }
+  int err = Z_OK;
+  std::string msg = gzerror(f, &err);  // a gzip stream cut short ends with Z_BUF_ERROR, not n < 0
   gzclose(f);
+  if (err != Z_OK) throw UserError(path + ": corrupt or truncated compressed data (" + msg + ")");
   return data;
 }
 
