@@ -251,8 +251,9 @@ ParamsDocument ParamsDocument::load(const std::string& path) {
   return parse(ss.str(), path);
 }
 
-void ParamsDocument::set_override(const std::string& assignment) {
-  const Location cli{"command line (--set " + assignment + ")"};
+void ParamsDocument::set_override(const std::string& assignment, const std::string& option) {
+  const std::string written = option.empty() ? "--set " + assignment : option;
+  const Location cli{"command line (" + written + ")"};
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw UserError(cli, "expected KEY.PATH=VALUE, e.g. --set layers.V1.lambda=0.2");
@@ -286,12 +287,12 @@ void ParamsDocument::set_override(const std::string& assignment) {
     chain.push_back(child);
   }
   chain.back()[keys.back()] = value;
-  overrides_[path] = assignment;
+  overrides_[path] = written;
 }
 
 Location ParamsDocument::location(const YAML::Node& node, const std::string& path) const {
   auto it = overrides_.find(path);
-  if (it != overrides_.end()) return Location{"command line (--set " + it->second + ")"};
+  if (it != overrides_.end()) return Location{"command line (" + it->second + ")"};
   if (!node.IsDefined()) return Location{file_};  // an absent key has no position (and Mark() would throw)
   YAML::Mark m = node.Mark();
   if (m.line < 0) return Location{file_};

@@ -109,7 +109,8 @@ class ParamsDocument {
   static ParamsDocument parse(const std::string& text, const std::string& name);
 
   // Apply `--set a.b.c=value` (value parsed as YAML). The parent of the last key must exist.
-  void set_override(const std::string& assignment);
+  // `option` is how the user wrote it, for messages (default "--set a.b.c=value"; e.g. "--steps 10").
+  void set_override(const std::string& assignment, const std::string& option = "");
 
   const YAML::Node& root() const { return root_; }
   const std::string& file() const { return file_; }
