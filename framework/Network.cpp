@@ -59,9 +59,13 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
       if (!block.IsMap())
         throw UserError(doc.location(block, path), path + ": expected a mapping with at least `type:`");
       const YAML::Node& type = block["type"];
-      if (!type.IsDefined() || !type.IsScalar())
+      if (!type.IsDefined() || type.IsNull())
         throw UserError(doc.location(kv.first, path),
                         path + ": missing `type:` (one of the " + category_name(cat) + " kinds; see `laminar describe`)");
+      if (!type.IsScalar())
+        throw UserError(doc.location(type, path + ".type"),
+                        path + ".type: expected the name of one " + category_name(cat) + " kind (e.g. `type: " +
+                            registry.names(cat).front() + "`), got " + (type.IsSequence() ? "a list" : "a mapping"));
       const KindInfo* kind = registry.find(cat, type.Scalar());
       if (!kind) {
         std::string msg = path + ".type: unknown " + category_name(cat) + " type '" + type.Scalar() + "'" +
