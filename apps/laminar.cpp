@@ -1,9 +1,11 @@
 // The `laminar` command: run, check and describe networks declared in YAML params files.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <new>
 
 #include "framework/Describe.hpp"
 #include "framework/Network.hpp"
@@ -18,8 +20,12 @@ NetworkSpec load_spec(const std::string& file, const std::vector<std::string>& s
                       const std::string& output) {
   ParamsDocument doc = ParamsDocument::load(file);
   for (const auto& s : sets) doc.set_override(s);
-  if (!steps.empty()) doc.set_override("simulation.steps=" + steps);
-  if (!output.empty()) doc.set_override("simulation.output=" + output);
+  if (!steps.empty()) doc.set_override("simulation.steps=" + steps, "--steps " + steps);
+  if (!output.empty()) {  // single-quoted, so a path such as '#out' or 'a: b' stays a plain string
+    std::string quoted;
+    for (char c : output) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    doc.set_override("simulation.output='" + quoted + "'", "--output " + output);
+  }
   return NetworkSpec::from(doc, Registry::builtin());
 }
 
@@ -52,10 +58,36 @@ int run_main(int argc, char** argv) {
   describe->add_flag("--markdown", markdown, "The whole reference as Markdown (as in docs/reference/kinds.md)");
   describe->add_option("--set", sets, "Override any value (with --schedule)");
 
+  // An unknown command word: CLI11 would only say "A subcommand is required".
+  const std::vector<std::string> commands{"run", "check", "describe"};
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::find(commands.begin(), commands.end(), std::string(argv[1])) == commands.end())
+    throw UserError(std::string("unknown command '") + argv[1] + "'" + did_you_mean(argv[1], commands) +
+                    "; expected run, check or describe (see `laminar --help`)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // Usage errors are user errors like any other: one `laminar: error:` line, exit 2.
+    const CLI::App* sub = nullptr;
+    for (const CLI::App* s : {run, check, describe})
+      if (s->parsed()) sub = s;
+    std::string msg = e.what();
+    if (!sub && msg == "A subcommand is required") msg = "a command is required: run, check or describe";
+    if (sub) {  // a misspelt option gets a hint: --stpes -> --steps
+      std::vector<std::string> names;
+      for (const CLI::Option* o : sub->get_options())
+        for (const auto& n : o->get_lnames()) names.push_back("--" + n);
+      for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a.rfind("--", 0) == 0 && std::find(names.begin(), names.end(), a.substr(0, a.find('='))) == names.end()) {
+          msg += did_you_mean(a.substr(0, a.find('=')), names);
+          break;
+        }
+      }
+    }
+    if (sub && !msg.empty() && msg.find(sub->get_name()) == std::string::npos) msg = sub->get_name() + ": " + msg;
+    throw UserError(msg + " (see `laminar " + (sub ? sub->get_name() + " " : std::string()) + "--help`)");
   }
 
   if (*run) {
@@ -120,6 +152,10 @@ int main(int argc, char** argv) {
     return run_main(argc, argv);
   } catch (const UserError& e) {
     std::cerr << "laminar: error: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "laminar: error: out of memory (the network or its data do not fit; `laminar check` shows "
+                 "the network's size)" << std::endl;
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "laminar: " << e.what() << std::endl;

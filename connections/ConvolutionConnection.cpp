@@ -51,6 +51,44 @@ void ConvolutionConnection::check_geometry() {
   const Geometry& fine = kernels_on_pre_ ? b : a;
   const Geometry& coarse = kernels_on_pre_ ? a : b;
   shape_ = ConvShape::make(fine, coarse, stride, patch, patch);
+  if (params_.string("init") == "file") read_init_file(nullptr);  // so `laminar check` catches a bad file
+}
+
+void ConvolutionConnection::read_init_file(float* out) const {
+  const ParamSet& p = params_;
+  const std::string file = p.string("init_file"), dset = p.string("init_dataset");
+  auto fail = [&](const std::string& m) { p.fail("init_file", file + ": " + m); };
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) fail("weights file not found");
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) fail("not a readable HDF5 file");
+  if (H5Lexists(f, dset.c_str(), H5P_DEFAULT) <= 0) {
+    H5Fclose(f);
+    fail("no dataset '" + dset + "' (set init_dataset)");
+  }
+  hid_t d = H5Dopen2(f, dset.c_str(), H5P_DEFAULT);
+  hid_t sp = H5Dget_space(d);
+  hsize_t dims[8] = {0};
+  int rank = H5Sget_simple_extent_ndims(sp);
+  if (rank >= 1 && rank <= 8) H5Sget_simple_extent_dims(sp, dims, nullptr);
+  H5Sclose(sp);
+  std::string found = "(";
+  for (int i = 0; i < rank && i < 8; ++i) found += (i ? ", " : "") + std::to_string(dims[i]);
+  found += rank == 1 ? ",)" : ")";
+  const hsize_t want[4] = {hsize_t(shape_.kernels()), hsize_t(shape_.patch_y), hsize_t(shape_.patch_x),
+                           hsize_t(shape_.features())};
+  if (rank != 4 || dims[0] != want[0] || dims[1] != want[1] || dims[2] != want[2] || dims[3] != want[3]) {
+    H5Dclose(d);
+    H5Fclose(f);
+    fail("dataset '" + dset + "' must have shape (" + std::to_string(want[0]) + ", " + std::to_string(want[1]) + ", " +
+         std::to_string(want[2]) + ", " + std::to_string(want[3]) + ") = (kernels, patch_y, patch_x, features), not " +
+         (rank < 0 ? std::string("unreadable") : found));
+  }
+  herr_t st = out ? H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) : 0;
+  H5Dclose(d);
+  H5Fclose(f);
+  if (st < 0) fail("reading dataset '" + dset + "' failed");
 }
 
 void ConvolutionConnection::initialize(const SimulationConfig& sim) {
@@ -61,34 +99,7 @@ void ConvolutionConnection::initialize(const SimulationConfig& sim) {
     const double lo = p.real("init_min"), hi = p.real("init_max");
     for (float& w : weights_) w = float(rng.uniform(lo, hi));
   } else {
-    const std::string file = p.string("init_file"), dset = p.string("init_dataset");
-    auto fail = [&](const std::string& m) { p.fail("init_file", file + ": " + m); };
-    if (!std::filesystem::exists(file)) fail("weights file not found");
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) fail("not a readable HDF5 file");
-    if (H5Lexists(f, dset.c_str(), H5P_DEFAULT) <= 0) {
-      H5Fclose(f);
-      fail("no dataset '" + dset + "' (set init_dataset)");
-    }
-    hid_t d = H5Dopen2(f, dset.c_str(), H5P_DEFAULT);
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[8] = {0};
-    int rank = H5Sget_simple_extent_ndims(sp);
-    if (rank == 4) H5Sget_simple_extent_dims(sp, dims, nullptr);
-    H5Sclose(sp);
-    const hsize_t want[4] = {hsize_t(shape_.kernels()), hsize_t(shape_.patch_y), hsize_t(shape_.patch_x),
-                             hsize_t(shape_.features())};
-    if (rank != 4 || dims[0] != want[0] || dims[1] != want[1] || dims[2] != want[2] || dims[3] != want[3]) {
-      H5Dclose(d);
-      H5Fclose(f);
-      fail("dataset '" + dset + "' must have shape (" + std::to_string(want[0]) + ", " + std::to_string(want[1]) + ", " +
-           std::to_string(want[2]) + ", " + std::to_string(want[3]) + ") = (kernels, patch_y, patch_x, features)");
-    }
-    herr_t st = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, weights_.data());
-    H5Dclose(d);
-    H5Fclose(f);
-    if (st < 0) fail("reading dataset '" + dset + "' failed");
+    read_init_file(weights_.data());
   }
   if (p.string("normalize") == "l2") cpu::normalize_l2(shape_, weights_.data(), float(p.real("strength")));
   velocity_.assign(momentum_ > 0 ? weights_.size() : 0, 0.0f);

@@ -34,6 +34,8 @@ class ConvolutionConnection : public Connection {
 
  private:
   const std::vector<float>& transposed();
+  // Open init_file and check its dataset's shape; read it into `out` unless null (check only).
+  void read_init_file(float* out) const;
   ConvShape shape_;
   bool kernels_on_pre_ = true;  // pre is the coarser (or equal) layer
   std::vector<float> weights_, weights_t_, velocity_, dw_;

@@ -14,7 +14,8 @@ void TransposeConnection::resolve(Network& net) {
   Connection& c = net.connection(params_.string("original"), params_, "original");
   original_ = dynamic_cast<ConvolutionConnection*>(&c);
   if (!original_)
-    params_.fail("original", "'" + c.name() + "' is a " + c.type() + " connection; a Transpose needs a Convolution");
+    params_.fail("original", "'" + c.name() + "' is not a Convolution (its type is " + c.type() +
+                                 "); a Transpose shares and transposes a Convolution's weights");
   if (c.pre_name() != post_name_ || c.post_name() != pre_name_)
     params_.fail_block("the transpose of '" + c.name() + "' (" + c.pre_name() + " -> " + c.post_name() + ") must go " +
                        c.post_name() + " -> " + c.pre_name() + ", not " + pre_name_ + " -> " + post_name_);

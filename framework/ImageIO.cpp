@@ -19,8 +19,9 @@ namespace fs = std::filesystem;
 namespace laminar {
 
 std::vector<std::uint8_t> read_file_maybe_gz(const std::string& path) {
-  if (!fs::exists(path)) throw UserError(path + ": data file not found");
-  if (fs::is_directory(path)) throw UserError(path + ": expected a file, found a folder");
+  std::error_code ec;  // the non-throwing overloads: a path too long or unreadable is "not found", not a crash
+  if (!fs::exists(path, ec)) throw UserError(path + ": data file not found" + (ec ? " (" + ec.message() + ")" : ""));
+  if (fs::is_directory(path, ec)) throw UserError(path + ": expected a file, found a folder");
   gzFile f = gzopen(path.c_str(), "rb");  // reads plain files too
   if (!f) throw UserError(path + ": cannot open (" + std::strerror(errno) + ")");
   std::vector<std::uint8_t> data;
@@ -36,12 +37,10 @@ std::vector<std::uint8_t> read_file_maybe_gz(const std::string& path) {
     if (n == 0) break;
     data.insert(data.end(), buf, buf + n);
   }
-  // gzread reports a compressed stream cut short only through gzerror (Z_BUF_ERROR), returning
-  // what it could decompress as if the file had ended.
   int err = Z_OK;
-  std::string msg = gzerror(f, &err);
+  std::string msg = gzerror(f, &err);  // a gzip stream cut short ends with Z_BUF_ERROR, not n < 0
   gzclose(f);
-  if (err == Z_BUF_ERROR) throw UserError(path + ": truncated compressed data (" + msg + ")");
+  if (err != Z_OK) throw UserError(path + ": corrupt or truncated compressed data (" + msg + ")");
   return data;
 }
 
@@ -52,8 +51,12 @@ namespace {
 class IdxSource : public DataSource {
  public:
   explicit IdxSource(const std::string& path) : path_(path), bytes_(read_file_maybe_gz(path)) {
-    if (bytes_.size() < 4 || bytes_[0] != 0 || bytes_[1] != 0)
-      throw UserError(path_ + ": not an IDX file (expected magic bytes 00 00 <type> <ndims>)");
+    if (bytes_.empty()) throw UserError(path_ + ": the file is empty (expected an IDX file)");
+    if (bytes_.size() < 4 || bytes_[0] != 0 || bytes_[1] != 0) {
+      std::string found;
+      for (std::size_t i = 0; i < std::min<std::size_t>(4, bytes_.size()); ++i) found += (i ? " " : "") + hex(bytes_[i]);
+      throw UserError(path_ + ": not an IDX file (expected magic bytes 00 00 <type> <ndims>, found " + found + ")");
+    }
     type_ = bytes_[2];
     int ndims = bytes_[3];
     if (type_ != 0x08 && type_ != 0x0D)
@@ -118,20 +121,34 @@ class IdxSource : public DataSource {
 class FolderSource : public DataSource {
  public:
   FolderSource(const std::string& dir, int channels) : dir_(dir) {
-    if (!fs::is_directory(dir)) throw UserError(dir + ": image folder not found");
-    for (const auto& e : fs::directory_iterator(dir)) {
-      if (!e.is_regular_file()) continue;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw UserError(dir + ": image folder not found");
+    fs::directory_iterator it(dir, ec);
+    if (ec) throw UserError(dir + ": cannot list the image folder (" + ec.message() + ")");
+    for (const auto& e : it) {
+      if (!e.is_regular_file(ec)) continue;
       std::string ext = e.path().extension().string();
       std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
       if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") files_.push_back(e.path().filename().string());
     }
     std::sort(files_.begin(), files_.end());
     if (files_.empty()) throw UserError(dir + ": no .png/.jpg/.jpeg/.bmp images in this folder");
-    int w, h, c;
-    std::string first = dir_ + "/" + files_[0];
-    if (!stbi_info(first.c_str(), &w, &h, &c))
-      throw UserError(first + ": cannot read image (" + std::string(stbi_failure_reason()) + ")");
-    geometry_ = Geometry{w, h, channels > 0 ? channels : (c == 2 ? 1 : c == 4 ? 3 : c)};
+    // Read every header now (cheap: no pixels are decoded), so that `laminar check` and the
+    // start of a run report an unreadable or differently sized image, not step 10000.
+    int w0 = 0, h0 = 0, c0 = 0;
+    for (const auto& name : files_) {
+      const std::string path = dir_ + "/" + name;
+      int w, h, c;
+      if (!stbi_info(path.c_str(), &w, &h, &c))
+        throw UserError(path + ": cannot read image (" + std::string(stbi_failure_reason()) + ")");
+      if (&name == &files_[0]) {
+        w0 = w, h0 = h, c0 = c;
+      } else if (w != w0 || h != h0) {
+        throw UserError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " (width x height) but the folder's first image (" +
+                        files_[0] + ") is " + std::to_string(w0) + "x" + std::to_string(h0) + "; all images must have the same size");
+      }
+    }
+    geometry_ = Geometry{w0, h0, channels > 0 ? channels : (c0 == 2 ? 1 : c0 == 4 ? 3 : c0)};
   }
   long size() const override { return long(files_.size()); }
   Geometry geometry() const override { return geometry_; }
@@ -165,7 +182,8 @@ class FolderSource : public DataSource {
 class Hdf5Source : public DataSource {
  public:
   Hdf5Source(const std::string& path, const std::string& dataset) : path_(path), dataset_(dataset) {
-    if (!fs::exists(path)) throw UserError(path + ": data file not found");
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw UserError(path + ": data file not found" + (ec ? " (" + ec.message() + ")" : ""));
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file_ < 0) throw UserError(path + ": not a readable HDF5 file");
@@ -192,6 +210,12 @@ class Hdf5Source : public DataSource {
       throw UserError(path + ":" + dataset + ": expected shape (count, ny, nx) or (count, ny, nx, nf), got rank " +
                       std::to_string(rank));
     }
+    for (int i = 0; i < rank; ++i)
+      if (dims[i] == 0 || dims[i] > (hsize_t(1) << 30)) {
+        close();
+        throw UserError(path + ":" + dataset + ": dimension " + std::to_string(i) + " is " + std::to_string(dims[i]) +
+                        (i == 0 ? ": the dataset holds no images" : ", not a valid image size"));
+      }
     count_ = long(dims[0]);
     geometry_ = Geometry{int(dims[2]), int(dims[1]), rank == 4 ? int(dims[3]) : 1};
     rank_ = rank;
@@ -245,7 +269,8 @@ std::unique_ptr<DataSource> open_data_source(const std::string& path, const std:
   std::string f = format;
   if (f == "auto") {
     std::string ext = fs::path(path).extension().string();
-    if (fs::is_directory(path)) f = "images";
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) f = "images";
     else if (ext == ".h5" || ext == ".hdf5") f = "hdf5";
     else f = "idx";
   }

@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace laminar {
 
 // ---------------------------------------------------------------- NetworkSpec
@@ -26,11 +28,14 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
       throw UserError(doc.location(kv.first, key), key + ": section given twice; merge the two into one");
   }
 
-  spec.sim_params = doc.validate(root["simulation"], "simulation", SimulationConfig::schema());
+  YAML::Node sim_key;  // the `simulation:` key, where errors about the whole section point
+  for (const auto& kv : root)
+    if (kv.first.Scalar() == "simulation") sim_key = kv.first;
+  spec.sim_params = doc.validate(root["simulation"], "simulation", SimulationConfig::schema(), {}, sim_key);
   const ParamSet& sp = spec.sim_params;
-  if (sp.has("steps") == sp.has("epochs"))
-    sp.fail_block(sp.has("steps") ? "give `steps` or `epochs`, not both"
-                                   : "missing `steps` (number of timesteps) or `epochs` (passes over the data)");
+  if (sp.has("steps") && sp.has("epochs")) sp.fail("epochs", "give `steps` or `epochs`, not both");
+  if (!sp.has("steps") && !sp.has("epochs"))
+    sp.fail_block("missing `steps` (number of timesteps) or `epochs` (passes over the data)");
   SimulationConfig& sim = spec.sim;
   sim.steps = sp.has("steps") ? sp.integer("steps") : 0;
   sim.dt = sp.real("dt");
@@ -60,9 +65,13 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
       if (!block.IsMap())
         throw UserError(doc.location(block, path), path + ": expected a mapping with at least `type:`");
       const YAML::Node& type = block["type"];
-      if (!type.IsDefined() || !type.IsScalar())
-        throw UserError(doc.location(block, path),
+      if (!type.IsDefined() || type.IsNull())
+        throw UserError(doc.location(kv.first, path),
                         path + ": missing `type:` (one of the " + category_name(cat) + " kinds; see `laminar describe`)");
+      if (!type.IsScalar())
+        throw UserError(doc.location(type, path + ".type"),
+                        path + ".type: expected the name of one " + category_name(cat) + " kind (e.g. `type: " +
+                            registry.names(cat).front() + "`), got " + (type.IsSequence() ? "a list" : "a mapping"));
       const KindInfo* kind = registry.find(cat, type.Scalar());
       if (!kind) {
         std::string msg = path + ".type: unknown " + category_name(cat) + " type '" + type.Scalar() + "'" +
@@ -70,7 +79,7 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
         for (const auto& n : registry.names(cat)) msg += " " + n;
         throw UserError(doc.location(type, path + ".type"), msg);
       }
-      out.push_back(ObjectSpec{kind, name, doc.validate(block, path, kind->schema, {"type"})});
+      out.push_back(ObjectSpec{kind, name, doc.validate(block, path, kind->schema, {"type"}, kv.first)});
     }
   };
   read_section(Category::Layer, spec.layers);
@@ -105,6 +114,7 @@ Network::Network(const NetworkSpec& spec) : spec_(spec), sim_(spec.sim) {
   }
 
   derive_schedule();
+  check_memory();
   for (auto& l : layers_) l->allocate(sim_.batch_size);
   for (auto& p : probes_) p->resolve(*this);
 }
@@ -158,6 +168,50 @@ void Network::infer_geometry() {
                              c->type() + " needs equal sizes");
 }
 
+void Network::check_memory() const {
+  // Estimated in double before anything is allocated: nx*ny*nf (or a weights shape) may not even
+  // fit in 64 bits, and an allocation that cannot succeed should be a message, not bad_alloc.
+  struct Item {
+    double bytes;
+    const ParamSet* params;
+    std::string what;
+  };
+  std::vector<Item> items;
+  double total = 0;
+  for (const auto& l : layers_) {
+    const Geometry& g = l->geometry();
+    const int buffers = 3 + (l->has_membrane() ? 1 : 0);  // activity, two channels (+ membrane)
+    const double bytes = double(g.nx) * g.ny * g.nf * sim_.batch_size * buffers * sizeof(float);
+    items.push_back({bytes, &l->params(), g.str() + " neurons x batch " + std::to_string(sim_.batch_size) + " x " +
+                                              std::to_string(buffers) + " buffers"});
+    total += bytes;
+  }
+  for (const auto& c : connections_) {
+    if (!c->has_weights() || c->type() == "Transpose") continue;  // a Transpose shares its original's
+    const WeightsView w = c->weights();
+    const int copies = c->plastic() ? 4 : 2;  // weights, transposed (+ update, momentum)
+    const double bytes = double(w.kernels) * w.patch_y * w.patch_x * w.features * copies * sizeof(float);
+    items.push_back({bytes, &c->params(), "weights " + std::to_string(w.kernels) + "x" + std::to_string(w.patch_y) +
+                                              "x" + std::to_string(w.patch_x) + "x" + std::to_string(w.features) +
+                                              " x " + std::to_string(copies) + " copies"});
+    total += bytes;
+  }
+  const double machine = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (machine <= 0 || total <= machine) return;
+  const Item& big = *std::max_element(items.begin(), items.end(),
+                                      [](const Item& a, const Item& b) { return a.bytes < b.bytes; });
+  auto gib = [](double b) {
+    std::ostringstream s;
+    s.precision(3);
+    s << b / (1024.0 * 1024.0 * 1024.0) << " GiB";
+    return s.str();
+  };
+  big.params->fail_block("needs about " + gib(big.bytes) + " of memory (" + big.what + " of float32)" +
+                         (items.size() > 1 ? ", the whole network about " + gib(total) : std::string()) +
+                         ", but this machine has " + gib(machine) +
+                         "; reduce nx/ny/nf, patch_size or simulation.batch_size");
+}
+
 std::size_t Network::index_of(const Layer& l) const {
   for (std::size_t i = 0; i < layers_.size(); ++i)
     if (layers_[i].get() == &l) return i;
@@ -191,26 +245,36 @@ void Network::derive_schedule() {
       if (std::all_of(pres.begin(), pres.end(), [](Layer* l) { return l->stateful(); })) pick = i;
     }
     if (pick == n) {
-      // Name the layers on a cycle, not those merely downstream of one.
-      auto on_cycle = [&](std::size_t start) {
-        std::vector<bool> seen(n, false);
-        std::vector<std::size_t> stack{start};
-        while (!stack.empty()) {
-          std::size_t j = stack.back();
-          stack.pop_back();
-          for (Layer* p : unplaced_pres(j)) {
-            std::size_t q = index_of(*p);
-            if (q == start) return true;
-            if (!seen[q]) seen[q] = true, stack.push_back(q);
-          }
+      // Name the cycle: only stateless layers block (a stateful pre is read from the previous
+      // step); drop those that feed no other blocked layer (they only sit downstream of the
+      // cycle), then report at the first connection inside what remains.
+      std::vector<bool> in_cycle(n);
+      for (std::size_t i = 0; i < n; ++i) in_cycle[i] = !placed[i] && !layers_[i]->stateful();
+      for (bool changed = true; changed;) {
+        changed = false;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (!in_cycle[i]) continue;
+          bool feeds = false;
+          for (std::size_t j = 0; j < n && !feeds; ++j)
+            if (in_cycle[j] && j != i)
+              for (Connection* c : incoming_[j]) feeds = feeds || &c->pre() == layers_[i].get();
+          if (!feeds) { in_cycle[i] = false; changed = true; }
         }
-        return false;
-      };
-      std::string cycle;
+      }
+      std::string cycle, through;
+      const Connection* first = nullptr;
       for (std::size_t i = 0; i < n; ++i)
-        if (!placed[i] && on_cycle(i)) cycle += (cycle.empty() ? "" : ", ") + layers_[i]->name();
-      throw UserError(Location{spec_.file}, "connections: the layers " + cycle +
-                                                " form a cycle with no stateful (LCA) layer to break it");
+        if (in_cycle[i]) cycle += (cycle.empty() ? "" : ", ") + layers_[i]->name();
+      for (auto& c : connections_)
+        if (c->channel() != ChannelId::None && in_cycle[index_of(c->pre())] && in_cycle[index_of(c->post())] &&
+            &c->pre() != &c->post()) {
+          if (!first) first = c.get();
+          through += (through.empty() ? "" : ", ") + c->name();
+        }
+      if (!first) throw InternalError("schedule: no layer can be placed but no cycle was found");
+      first->params().fail_block("the layers " + cycle + " form a cycle (through connections " + through +
+                                 ") with no stateful (LCA) layer to break it: each needs the other's output of "
+                                 "the same step; put an LCA layer in the loop or remove a connection");
     }
     placed[pick] = true;
     schedule_.push_back(layers_[pick].get());

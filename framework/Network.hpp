@@ -60,6 +60,7 @@ class Network {
  private:
   void infer_geometry();
   void derive_schedule();
+  void check_memory() const;  // a user error naming the largest item if the network cannot fit in RAM
   std::size_t index_of(const Layer& l) const;
 
   NetworkSpec spec_;

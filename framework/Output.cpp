@@ -20,6 +20,8 @@ hid_t link_create_plist() {
 
 Output::Output(const std::string& dir) : dir_(dir) {
   std::error_code ec;
+  if (std::filesystem::exists(dir_, ec) && !std::filesystem::is_directory(dir_, ec))
+    throw UserError(dir_ + ": cannot use as output directory: it exists and is not a directory");
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw UserError(dir_ + ": cannot create output directory (" + ec.message() + ")");
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions with context, not stderr noise

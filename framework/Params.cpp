@@ -1,9 +1,12 @@
 #include "framework/Params.hpp"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -43,7 +46,15 @@ std::string describe_node(const YAML::Node& n) {
     case YAML::NodeType::Null: return "nothing";
     case YAML::NodeType::Sequence: return "a list";
     case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Scalar: {
+      // Keep the message on one line: a quote left open swallows the rest of the file as the value.
+      std::string v = n.Scalar();
+      const bool long_value = v.size() > 60 || v.find('\n') != std::string::npos;
+      if (long_value) v = v.substr(0, std::min(v.find('\n'), std::size_t(40))) + "...";
+      std::string s = "'" + v + "'";
+      if (long_value && n.Tag() == "!") s += " (a quote left unclosed?)";  // "!": a quoted scalar
+      return s;
+    }
     default: return "an undefined value";
   }
 }
@@ -215,6 +226,10 @@ ParamsDocument ParamsDocument::parse(const std::string& text, const std::string&
   d.file_ = name;
   try {
     d.root_ = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {  // its own message is only "bad file"
+    throw UserError(Location{name, e.mark.line + 1, e.mark.column + 1},
+                    "YAML syntax error: nested too deeply (the parser stops at " + std::to_string(e.depth()) +
+                        " levels of [ ] or { })");
   } catch (const YAML::ParserException& e) {
     throw UserError(Location{name, e.mark.line + 1, e.mark.column + 1},
                     "YAML syntax error: " + e.msg);
@@ -227,6 +242,9 @@ ParamsDocument ParamsDocument::parse(const std::string& text, const std::string&
 }
 
 ParamsDocument ParamsDocument::load(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UserError(path + ": is a folder, not a params file (give the YAML file inside it)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": cannot open params file (" + std::strerror(errno) + ")");
   std::stringstream ss;
@@ -234,8 +252,9 @@ ParamsDocument ParamsDocument::load(const std::string& path) {
   return parse(ss.str(), path);
 }
 
-void ParamsDocument::set_override(const std::string& assignment) {
-  const Location cli{"command line (--set " + assignment + ")"};
+void ParamsDocument::set_override(const std::string& assignment, const std::string& option) {
+  const std::string written = option.empty() ? "--set " + assignment : option;
+  const Location cli{"command line (" + written + ")"};
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw UserError(cli, "expected KEY.PATH=VALUE, e.g. --set layers.V1.lambda=0.2");
@@ -269,13 +288,13 @@ void ParamsDocument::set_override(const std::string& assignment) {
     chain.push_back(child);
   }
   chain.back()[keys.back()] = value;
-  overrides_[path] = assignment;
+  overrides_[path] = written;
 }
 
 Location ParamsDocument::location(const YAML::Node& node, const std::string& path) const {
   auto it = overrides_.find(path);
-  if (it != overrides_.end()) return Location{"command line (--set " + it->second + ")"};
-  if (!node.IsDefined()) return Location{file_};  // an absent key: Mark() would throw InvalidNode
+  if (it != overrides_.end()) return Location{"command line (" + it->second + ")"};
+  if (!node.IsDefined()) return Location{file_};  // an absent key has no position (and Mark() would throw)
   YAML::Mark m = node.Mark();
   if (m.line < 0) return Location{file_};
   return Location{file_, m.line + 1, m.column + 1};
@@ -324,11 +343,10 @@ bool parse_bool(const std::string& s, bool& out) {
 }  // namespace
 
 ParamSet ParamsDocument::validate(const YAML::Node& block, const std::string& path,
-                                  const Schema& schema, const std::set<std::string>& ignored) const {
-  ParamSet ps(path, location(block, path));
-  // An absent key is an invalid ("zombie") node: IsDefined() is false and IsMap()/Mark() throw.
-  const bool present = block.IsDefined() && !block.IsNull();
-  if (!present) {
+                                  const Schema& schema, const std::set<std::string>& ignored,
+                                  const YAML::Node& name) const {
+  ParamSet ps(path, location(name.IsDefined() && !name.IsNull() ? name : block, path));
+  if (!block.IsDefined() || block.IsNull()) {
     // An absent section: everything takes its default; required keys are reported below.
   } else if (!block.IsMap()) {
     throw UserError(location(block, path), path + ": expected a mapping of key: value, got " + describe_node(block));
@@ -339,7 +357,7 @@ ParamSet ParamsDocument::validate(const YAML::Node& block, const std::string& pa
   for (const auto& k : ignored) known.push_back(k);
 
   std::set<std::string> seen;
-  if (present && block.IsMap()) {
+  if (block.IsDefined() && block.IsMap()) {  // IsMap() throws on an absent (invalid) node
     for (const auto& kv : block) {
       const std::string key = kv.first.Scalar();
       const std::string key_path = path + "." + key;

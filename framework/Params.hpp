@@ -110,16 +110,18 @@ class ParamsDocument {
   static ParamsDocument parse(const std::string& text, const std::string& name);
 
   // Apply `--set a.b.c=value` (value parsed as YAML). The parent of the last key must exist.
-  void set_override(const std::string& assignment);
+  // `option` is how the user wrote it, for messages (default "--set a.b.c=value"; e.g. "--steps 10").
+  void set_override(const std::string& assignment, const std::string& option = "");
 
   const YAML::Node& root() const { return root_; }
   const std::string& file() const { return file_; }
   Location location(const YAML::Node& node, const std::string& path) const;
 
   // Validate one block against a schema. `path` is the dotted path ("layers.V1");
-  // `ignored` keys (e.g. "type") are handled by the caller.
+  // `ignored` keys (e.g. "type") are handled by the caller. `name` is the block's key node (e.g.
+  // `V1:`): errors about the whole block point there rather than at its first entry.
   ParamSet validate(const YAML::Node& block, const std::string& path, const Schema& schema,
-                    const std::set<std::string>& ignored = {}) const;
+                    const std::set<std::string>& ignored = {}, const YAML::Node& name = YAML::Node()) const;
 
   // Emit the resolved document as YAML text (overrides applied).
   std::string dump() const;

@@ -24,6 +24,7 @@ ImageInputLayer::ImageInputLayer(const BuildContext& ctx) : Layer(ctx) {
     }
   }
   count_ = source_->size();
+  if (count_ <= 0) p.fail("path", source_->describe() + " holds no images");  // item_for() divides by it
   if (p.integer("limit") > 0) count_ = std::min<long>(count_, p.integer("limit"));
   const Geometry data = source_->geometry();
   if (geometry_.known() && !(geometry_ == data))

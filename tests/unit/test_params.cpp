@@ -205,9 +205,9 @@ TEST(Params, OutOfRange) {
 TEST(Params, MissingRequired) {
   std::string y = replace(kBase, "    patch_size: 4\n", "");
   std::string msg = spec_error(y);
-  // Reported at the block (its first key), naming the key, its type and range and its meaning.
-  EXPECT_HAS(msg, "net.yaml:" + std::to_string(line_of(y, "type: Convolution")) +
-                      ":5: connections.Dictionary: missing required key 'patch_size' (integer [1, 4096]: ");
+  // Reported at the block's name, naming the key, its type and range and its meaning.
+  EXPECT_HAS(msg, "net.yaml:" + std::to_string(line_of(y, "type: Convolution") - 1) +
+                      ":3: connections.Dictionary: missing required key 'patch_size' (integer [1, 4096]: ");
   EXPECT_HAS(msg, "Kernel width");
   std::string y2 = replace(kBase, "    original: Dictionary\n", "");
   EXPECT_HAS(spec_error(y2), "connections.ResidualToV1: missing required key 'original'");
@@ -296,9 +296,9 @@ TEST(Params, DuplicateNames) {
 
 TEST(Params, StepsAndEpochs) {
   std::string both = replace(kBase, "  steps: 10", "  steps: 10\n  epochs: 2");
-  EXPECT_HAS(spec_error(both), "net.yaml:2:3: simulation: give `steps` or `epochs`, not both");
+  EXPECT_HAS(spec_error(both), "net.yaml:3:11: simulation.epochs: give `steps` or `epochs`, not both");
   std::string neither = replace(kBase, "  steps: 10\n", "");
-  EXPECT_HAS(spec_error(neither), "net.yaml:2:3: simulation: missing `steps` (number of timesteps) or `epochs`");
+  EXPECT_HAS(spec_error(neither), "net.yaml:1:1: simulation: missing `steps` (number of timesteps) or `epochs`");
   // Epochs alone is fine at this stage (steps derive from the dataset when the network is built).
   ParamsDocument doc = ParamsDocument::parse(replace(kBase, "  steps: 10", "  epochs: 1.5"), "net.yaml");
   NetworkSpec spec = NetworkSpec::from(doc, Registry::builtin());
