@@ -18,23 +18,43 @@ def _save(fig, png: str) -> str:
 
 
 def plot_energy(run, png: str, probe: Optional[str] = None) -> str:
-    """Energy (mean over the batch) against step, total and per layer; display periods marked."""
+    """Energy (mean over the batch). With display periods: left, the energy on the last step of each
+    period (the settled code for each input: the learning curve); right, the trajectory within the
+    first and the last period (LCA descent), total and per layer. Without: energy against step."""
     cols = run.energy(probe)
-    steps = cols["step"]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    steps = np.asarray(cols["step"])
     names = ["energy"] + sorted(k for k in cols if k not in ("step", "energy"))
-    for k in names:
-        v = np.asarray(cols[k])
-        ax.plot(steps, v.mean(axis=1) if v.ndim == 2 else v, label=k, lw=1.5 if k == "energy" else 1.0)
+    mean = {k: (np.asarray(cols[k]).mean(axis=1) if np.asarray(cols[k]).ndim == 2 else np.asarray(cols[k]))
+            for k in names}
     dp = run.display_period
-    if dp and len(steps) and steps[-1] // dp <= 200:
-        for n in range(dp, int(steps[-1]) + 1, dp):
-            ax.axvline(n - 0.5, color="0.85", lw=0.5, zorder=0)
-    ax.set_xlabel("step")
-    ax.set_ylabel("energy (mean over batch)")
-    ax.set_yscale("log" if np.all(cols["energy"] > 0) else "linear")
-    ax.legend()
-    ax.set_title("Energy: 0.5||e||^2 + lambda sum C(a)")
+    periodic = bool(dp) and len(steps) > 1 and np.all(np.diff(steps) == 1) and steps[-1] + 1 >= 2 * dp
+    if not periodic:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for k in names:
+            ax.plot(steps, mean[k], label=k, lw=1.5 if k == "energy" else 1.0)
+        ax.set_xlabel("step")
+        ax.set_ylabel("energy (mean over batch)")
+        ax.legend()
+        ax.set_title("Energy: 0.5||e||^2 + lambda sum C(a)")
+        fig.tight_layout()
+        return _save(fig, png)
+    last = np.nonzero((steps + 1) % dp == 0)[0]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for k in names:
+        ax1.plot((steps[last] + 1) // dp, mean[k][last], label=k, lw=1.5 if k == "energy" else 1.0)
+    ax1.set_xlabel("display period (input presentation)")
+    ax1.set_ylabel("energy at the end of the period")
+    ax1.set_title("Learning: settled energy per input")
+    ax1.legend()
+    first_idx = np.nonzero(steps < dp)[0]
+    p_last = int(steps[last[-1]] // dp)
+    last_idx = np.nonzero(steps // dp == p_last)[0]
+    for idx, tag, style in ((first_idx, "first period", "--"), (last_idx, f"period {p_last + 1}", "-")):
+        ax2.plot(steps[idx] - steps[idx][0], mean["energy"][idx], style, label=f"energy, {tag}")
+    ax2.set_xlabel("step within the display period")
+    ax2.set_ylabel("energy (mean over batch)")
+    ax2.set_title("Inference: LCA descent within a period")
+    ax2.legend()
     fig.tight_layout()
     return _save(fig, png)
 
