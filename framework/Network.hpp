@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/Communicator.hpp"
 #include "framework/Connection.hpp"
 #include "framework/Layer.hpp"
 #include "framework/Params.hpp"
@@ -60,6 +61,8 @@ class Network {
  private:
   void infer_geometry();
   void derive_schedule();
+  // Choose the MPI decomposition (Communicator) for these layers and batch size.
+  void decompose();
   std::size_t index_of(const Layer& l) const;
 
   NetworkSpec spec_;
