@@ -7,6 +7,7 @@
 #include <iostream>
 #include <new>
 
+#include "framework/Communicator.hpp"
 #include "framework/Describe.hpp"
 #include "framework/Network.hpp"
 #include "framework/Output.hpp"
@@ -93,8 +94,13 @@ int run_main(int argc, char** argv) {
   if (*run) {
     NetworkSpec spec = load_spec(params_file, sets, steps, output);
     Network net(spec);
+    // Under mpirun every process runs its part; rank 0 alone writes the output and reports.
+    const Communicator& comm = Communicator::world();
+    if (!comm.root()) quiet = true, verbose = false;
     if (verbose) std::cout << summarize(net);
-    Output out(net.sim().output);
+    if (!quiet && comm.size() > 1)
+      std::cout << "laminar: " << comm.size() << " MPI processes, " << comm.decomposition().str() << "\n";
+    Output out(net.sim().output, comm.root());
     Simulation sim(net, out, RunOptions{quiet, verbose});
     long n = sim.run();
     if (!quiet) std::cout << "laminar: ran " << n << " steps; output in " << out.file_path() << "\n";
@@ -148,17 +154,26 @@ int run_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  CommunicatorSession session(&argc, &argv);  // MPI when started by mpirun
+  Communicator& comm = Communicator::world();
+  // Under MPI a failing process names itself and stops every process (MPI_Abort), so that no
+  // rank waits forever in a collective for it.
+  const std::string who = comm.size() > 1 ? " (rank " + std::to_string(comm.rank()) + " of " +
+                                                std::to_string(comm.size()) + ")" : "";
+  int code = 0;
   try {
     return run_main(argc, argv);
   } catch (const UserError& e) {
-    std::cerr << "laminar: error: " << e.what() << std::endl;
-    return 2;
+    std::cerr << "laminar: error" << who << ": " << e.what() << std::endl;
+    code = 2;
   } catch (const std::bad_alloc&) {
-    std::cerr << "laminar: error: out of memory (the network or its data do not fit; `laminar check` shows "
-                 "the network's size)" << std::endl;
-    return 2;
+    std::cerr << "laminar: error" << who << ": out of memory (the network or its data do not fit; `laminar check` "
+                 "shows the network's size)" << std::endl;
+    code = 2;
   } catch (const std::exception& e) {
-    std::cerr << "laminar: " << e.what() << std::endl;
-    return 3;
+    std::cerr << "laminar" << who << ": " << e.what() << std::endl;
+    code = 3;
   }
+  if (comm.size() > 1) comm.abort(code);
+  return code;
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "framework/Network.hpp"
+#include "framework/Parallel.hpp"
 #include "framework/Random.hpp"
 
 namespace laminar {
@@ -15,6 +16,7 @@ ConvolutionConnection::ConvolutionConnection(const BuildContext& ctx) : Connecti
   learning_rate_ = p.real("learning_rate");
   momentum_ = p.real("momentum");
   display_period_ = ctx.sim.display_period;
+  batch_size_ = ctx.sim.batch_size;
   if (p.string("init") == "file" && !p.has("init_file")) p.fail("init", "init: file needs init_file (an HDF5 file)");
   if (p.string("init") == "random" && p.real("init_min") > p.real("init_max"))
     p.fail("init_min", "init_min must not exceed init_max");
@@ -117,8 +119,8 @@ const std::vector<float>& ConvolutionConnection::transposed() {
 void ConvolutionConnection::apply(const Tensor& in, Tensor& out, bool adjoint, float scale) {
   // Forward with kernels on pre (coarse -> fine) scatters; the opposite direction gathers.
   const bool scatter = kernels_on_pre_ != adjoint;
-  if (scatter) cpu::deliver_scatter(shape_, weights_.data(), in, out, scale);
-  else cpu::deliver_gather(shape_, transposed().data(), in, out, scale);
+  // `in` and `out` hold this process's tile of each layer (the whole layers in a single process).
+  parallel::deliver(shape_, scatter, weights_.data(), scatter ? nullptr : transposed().data(), in, out, scale);
 }
 
 void ConvolutionConnection::deliver(Tensor& target) { apply(pre_buffer(), target, false, scale_); }
@@ -130,8 +132,9 @@ bool ConvolutionConnection::learn(long step) {
   const Tensor& coarse = kernels_on_pre_ ? pre_buffer() : post_->activity();
   const Tensor& fine = kernels_on_pre_ ? post_->activity() : pre_buffer();
   dw_.assign(weights_.size(), 0.0f);
-  // Hebbian term pre x post (post = error e), mean over the batch: Phi += eta mean_b(e (x) a).
-  cpu::hebbian(shape_, coarse, fine, dw_.data(), 1.0f / float(coarse.batch()));
+  // Hebbian term pre x post (post = error e), mean over the (whole) batch: Phi += eta mean_b(e (x) a),
+  // summed over every process's tile and batch elements.
+  parallel::hebbian(shape_, coarse, fine, dw_.data(), dw_.size(), 1.0f / float(batch_size_));
   const float eta = float(learning_rate_);
   if (momentum_ > 0) {
     const float mu = float(momentum_);

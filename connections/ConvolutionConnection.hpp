@@ -44,6 +44,7 @@ class ConvolutionConnection : public Connection {
   double learning_rate_ = 0.0, momentum_ = 0.0;
   Layer* trigger_ = nullptr;
   long display_period_ = 1;
+  int batch_size_ = 1;
 };
 
 }  // namespace laminar

@@ -84,6 +84,22 @@ std::vector<std::size_t> shape_of(const Tensor& t) {
 }  // namespace
 
 std::string CheckpointWriter::write(const Network& net, long step) const {
+  // Under MPI every process takes part (the layers are gathered to rank 0, which writes).
+  struct LayerState {
+    Tensor activity, membrane;
+    std::vector<std::int64_t> items;
+    bool has_items = false;
+  };
+  std::vector<LayerState> states(net.layers().size());
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    const Layer& l = *net.layers()[i];
+    Tensor scratch;
+    states[i].activity = l.gathered(l.activity(), scratch);
+    if (l.has_membrane()) states[i].membrane = l.gathered(l.membrane(), scratch);
+    states[i].has_items = l.current_items() != nullptr;
+    states[i].items = l.gathered_items();
+  }
+  if (!Communicator::world().root()) return {};
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw UserError(dir_ + ": cannot create checkpoint directory (" + ec.message() + ")");
@@ -95,12 +111,14 @@ std::string CheckpointWriter::write(const Network& net, long step) const {
     f.attribute("format_version", kFormatVersion);
     f.attribute("step", step);
     f.attribute("params", net.spec().resolved_yaml);
-    for (const auto& l : net.layers()) {
-      const std::string g = "layers/" + l->name();
-      f.dataset(g + "/activity", H5T_NATIVE_FLOAT, l->activity().data(), shape_of(l->activity()));
-      if (l->has_membrane()) f.dataset(g + "/membrane", H5T_NATIVE_FLOAT, l->membrane().data(), shape_of(l->membrane()));
-      if (const auto* items = l->current_items()) {
-        std::vector<long long> v(items->begin(), items->end());
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      const Layer& l = *net.layers()[i];
+      const LayerState& st = states[i];
+      const std::string g = "layers/" + l.name();
+      f.dataset(g + "/activity", H5T_NATIVE_FLOAT, st.activity.data(), shape_of(st.activity));
+      if (l.has_membrane()) f.dataset(g + "/membrane", H5T_NATIVE_FLOAT, st.membrane.data(), shape_of(st.membrane));
+      if (st.has_items) {
+        std::vector<long long> v(st.items.begin(), st.items.end());
         f.dataset(g + "/items", H5T_NATIVE_LLONG, v.data(), {v.size()});
       }
     }

@@ -14,7 +14,8 @@ Schema Layer::common_schema() {
   return s;
 }
 
-Layer::Layer(const BuildContext& ctx) : name_(ctx.name), type_(ctx.type), params_(ctx.params) {
+Layer::Layer(const BuildContext& ctx)
+    : name_(ctx.name), type_(ctx.type), params_(ctx.params), global_batch_(ctx.sim.batch_size) {
   int given = int(params_.has("nx")) + int(params_.has("ny")) + int(params_.has("nf"));
   if (given == 3) {
     geometry_ = Geometry{int(params_.integer("nx")), int(params_.integer("ny")), int(params_.integer("nf"))};
@@ -25,9 +26,24 @@ Layer::Layer(const BuildContext& ctx) : name_(ctx.name), type_(ctx.type), params
 
 void Layer::allocate(int batch) {
   batch_ = batch;
-  activity_ = Tensor(batch, geometry_);
-  if (has_membrane()) membrane_ = Tensor(batch, geometry_);
-  for (auto& c : channels_) c = Tensor(batch, geometry_);
+  const Geometry g = local_geometry();
+  activity_ = Tensor(batch, g);
+  if (has_membrane()) membrane_ = Tensor(batch, g);
+  for (auto& c : channels_) c = Tensor(batch, g);
+}
+
+std::vector<std::int64_t> Layer::gathered_items() const {
+  const auto* items = current_items();
+  if (!items) return {};
+  return Communicator::world().gather_batch(std::vector<std::int64_t>(items->begin(), items->end()));
+}
+
+const Tensor& Layer::gathered(const Tensor& t, Tensor& scratch) const {
+  Communicator& comm = Communicator::world();
+  if (comm.size() == 1) return t;
+  const int batch = t.batch() * comm.decomposition().batch_groups;
+  comm.gather(t, geometry_, batch, scratch);
+  return scratch;
 }
 
 Tensor& Layer::membrane() {

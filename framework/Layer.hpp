@@ -1,11 +1,14 @@
 #pragma once
 // A layer: a grid of neurons (ny x nx x nf per batch element) with named input channels
 // (excitatory, inhibitory), an activity buffer and optionally a membrane (state) buffer.
-// Layer code never calls MPI or CUDA: it updates its own buffers from its channels.
+// Layer code never calls MPI or CUDA: it updates its own buffers from its channels. Under MPI
+// each process holds one tile of the layer (tile(): rows, columns and batch elements of the
+// whole layer); geometry() is the whole layer's size, the buffers have local_geometry().
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "framework/Communicator.hpp"
 #include "framework/Params.hpp"
 #include "framework/Tensor.hpp"
 
@@ -31,9 +34,21 @@ class Layer {
   const std::string& type() const { return type_; }
   const ParamSet& params() const { return params_; }
 
+  // The whole layer's size (all processes together).
   const Geometry& geometry() const { return geometry_; }
   void set_geometry(const Geometry& g) { geometry_ = g; }
+  // Batch elements held here (this process's part of the batch).
   int batch() const { return batch_; }
+  // This process's part of the layer (the whole layer unless set by the network under MPI) and the
+  // size of its buffers.
+  const Tile& tile() const { return tile_; }
+  void set_tile(const Tile& t) { tile_ = t; }
+  Geometry local_geometry() const { return tile_.nx > 0 ? Geometry{tile_.nx, tile_.ny, geometry_.nf} : geometry_; }
+  // Framework helper for probes: the whole buffer `t` (every tile and batch element) on rank 0.
+  // Collective (every process calls it); in one process it is `t` itself, on ranks > 0 empty.
+  const Tensor& gathered(const Tensor& t, Tensor& scratch) const;
+  // Likewise current_items() of the whole batch on rank 0 (collective; empty for non-input layers).
+  std::vector<std::int64_t> gathered_items() const;
 
   // Does this layer integrate a state over time (membrane)? Connections out of a stateful
   // layer may read its previous step, which is how the schedule breaks cycles.
@@ -42,7 +57,7 @@ class Layer {
 
   // Look up other objects by name (after every object exists, before allocation).
   virtual void resolve(Network&) {}
-  // Allocate buffers for `batch` elements of the resolved geometry.
+  // Allocate buffers for `batch` elements of local_geometry().
   virtual void allocate(int batch);
   // Set initial state (membrane init, first data).
   virtual void initialize(const SimulationConfig&) {}
@@ -60,7 +75,9 @@ class Layer {
 
   // Energy contribution per batch element: 0.5||e||^2 for error layers, lambda*sum C(a) for LCA.
   virtual bool has_energy() const { return false; }
-  virtual double energy(int b) const { return 0.0; }
+  double energy(int b) const { return energy_of(activity_, b); }
+  // The same term for batch element b of an activity buffer of this layer (e.g. gathered()).
+  virtual double energy_of(const Tensor& activity, int b) const { return 0.0; }
 
   Tensor& activity() { return activity_; }
   const Tensor& activity() const { return activity_; }
@@ -78,7 +95,9 @@ class Layer {
   std::string type_;
   ParamSet params_;
   Geometry geometry_;
+  Tile tile_;
   int batch_ = 0;
+  int global_batch_ = 1;  // simulation.batch_size (all processes)
   Tensor activity_;
   Tensor membrane_;
   Tensor channels_[2];

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 #include <sstream>
 
@@ -47,6 +48,9 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
   sim.write_csv = sp.boolean("csv");
   sim.checkpoint_every = sp.integer("checkpoint_every");
   sim.checkpoint_keep = int(sp.integer("checkpoint_keep"));
+  sim.mpi_rows = int(sp.integer("mpi_rows"));
+  sim.mpi_columns = int(sp.integer("mpi_columns"));
+  sim.mpi_batch_groups = int(sp.integer("mpi_batch_groups"));
 
   auto read_section = [&](Category cat, std::vector<ObjectSpec>& out) {
     const std::string section = category_section(cat);
@@ -115,7 +119,12 @@ Network::Network(const NetworkSpec& spec) : spec_(spec), sim_(spec.sim) {
 
   derive_schedule();
   check_memory();
-  for (auto& l : layers_) l->allocate(sim_.batch_size);
+  decompose();
+  Communicator& comm = Communicator::world();
+  for (auto& l : layers_) {
+    l->set_tile(comm.tile(l->geometry(), sim_.batch_size));
+    l->allocate(l->tile().nb);
+  }
   for (auto& p : probes_) p->resolve(*this);
 }
 
@@ -210,6 +219,70 @@ void Network::check_memory() const {
                          (items.size() > 1 ? ", the whole network about " + gib(total) : std::string()) +
                          ", but this machine has " + gib(machine) +
                          "; reduce nx/ny/nf, patch_size or simulation.batch_size");
+}
+
+void Network::decompose() {
+  // Every (batch_groups, rows, columns) with product = ranks that divides the batch and every
+  // layer; prefer batch groups (no halo), then a near-square grid (least halo), then more columns.
+  Communicator& comm = Communicator::world();
+  const int P = comm.size();
+  if (P == 1) {
+    comm.set_decomposition(Decomposition{});
+    return;
+  }
+  const ParamSet& sp = spec_.sim_params;
+  const int want[3] = {sim_.mpi_rows, sim_.mpi_columns, sim_.mpi_batch_groups};
+  const int B = sim_.batch_size;
+  auto layer_fits = [&](const Decomposition& d) -> const Layer* {
+    for (auto& l : layers_)
+      if (l->geometry().ny % d.rows != 0 || l->geometry().nx % d.columns != 0) return l.get();
+    return nullptr;
+  };
+  bool found = false;
+  Decomposition best, best_any;
+  bool any = false;
+  auto better = [](const Decomposition& a, const Decomposition& b) {  // a preferred to b
+    if (a.batch_groups != b.batch_groups) return a.batch_groups > b.batch_groups;
+    const int da = std::abs(a.rows - a.columns), db = std::abs(b.rows - b.columns);
+    if (da != db) return da < db;
+    return a.columns > b.columns;
+  };
+  for (int g = 1; g <= P; ++g) {
+    if (P % g) continue;
+    for (int r = 1; r <= P / g; ++r) {
+      if ((P / g) % r) continue;
+      Decomposition d{r, P / g / r, g};
+      if ((want[0] && want[0] != d.rows) || (want[1] && want[1] != d.columns) || (want[2] && want[2] != d.batch_groups))
+        continue;
+      if (B % g) continue;
+      if (!any || better(d, best_any)) best_any = d, any = true;
+      if (layer_fits(d)) continue;
+      if (!found || better(d, best)) best = d, found = true;
+    }
+  }
+  const std::string ranks = std::to_string(P) + " MPI processes";
+  if (!found) {
+    const bool given = want[0] || want[1] || want[2];
+    const std::string key = want[0] ? "mpi_rows" : want[1] ? "mpi_columns" : "mpi_batch_groups";
+    auto fail = [&](const std::string& msg) -> void {
+      if (given) sp.fail(key, msg);
+      throw UserError(Location{spec_.file}, "simulation: " + msg);
+    };
+    if (!any) {
+      if (given && (want[0] ? want[0] : 1) * (want[1] ? want[1] : 1) * (want[2] ? want[2] : 1) > P)
+        fail("mpi_rows x mpi_columns x mpi_batch_groups (" + std::to_string(want[0]) + " x " + std::to_string(want[1]) +
+             " x " + std::to_string(want[2]) + ") does not fit " + ranks + "; their product must equal the number of ranks");
+      fail("cannot split batch_size " + std::to_string(B) + " over the batch groups of any decomposition of " + ranks +
+           (given ? " with the given mpi_* values" : "") + "; batch_size must be divisible by mpi_batch_groups");
+    }
+    const Layer* l = layer_fits(best_any);
+    fail("layer '" + l->name() + "' (ny x nx = " + std::to_string(l->geometry().ny) + " x " +
+         std::to_string(l->geometry().nx) + ") cannot be split into " + std::to_string(best_any.rows) + " rows x " +
+         std::to_string(best_any.columns) + " columns for " + ranks + " (batch_size " + std::to_string(B) +
+         ", no other decomposition fits either): ny must be divisible by the rows and nx by the columns; "
+         "run on a different number of processes or set mpi_rows/mpi_columns/mpi_batch_groups");
+  }
+  comm.set_decomposition(best);
 }
 
 std::size_t Network::index_of(const Layer& l) const {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/Communicator.hpp"
 #include "framework/Connection.hpp"
 #include "framework/Layer.hpp"
 #include "framework/Params.hpp"
@@ -61,6 +62,8 @@ class Network {
   void infer_geometry();
   void derive_schedule();
   void check_memory() const;  // a user error naming the largest item if the network cannot fit in RAM
+  // Choose the MPI decomposition (Communicator) for these layers and batch size.
+  void decompose();
   std::size_t index_of(const Layer& l) const;
 
   NetworkSpec spec_;

@@ -18,7 +18,8 @@ hid_t link_create_plist() {
 }
 }  // namespace
 
-Output::Output(const std::string& dir) : dir_(dir) {
+Output::Output(const std::string& dir, bool writer) : dir_(dir), writer_(writer) {
+  if (!writer_) return;
   std::error_code ec;
   if (std::filesystem::exists(dir_, ec) && !std::filesystem::is_directory(dir_, ec))
     throw UserError(dir_ + ": cannot use as output directory: it exists and is not a directory");
@@ -65,6 +66,7 @@ hid_t Output::open_or_create(const std::string& dataset, hid_t type, const std::
 
 void Output::append_raw(const std::string& dataset, hid_t type, const void* row,
                         const std::vector<std::size_t>& row_shape) {
+  if (!writer_) return;
   hid_t id = open_or_create(dataset, type, row_shape);
   hid_t space = H5Dget_space(id);
   const int rank = H5Sget_simple_extent_ndims(space);
@@ -96,6 +98,7 @@ void Output::append(const std::string& d, const std::int64_t* row, const std::ve
 }
 
 void Output::write(const std::string& dataset, const float* data, const std::vector<std::size_t>& shape) {
+  if (!writer_) return;
   if (H5Lexists(file_, dataset.c_str(), H5P_DEFAULT) > 0) H5Ldelete(file_, dataset.c_str(), H5P_DEFAULT);
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
@@ -113,6 +116,7 @@ void Output::write(const std::string& dataset, const float* data, const std::vec
 }
 
 void Output::attribute(const std::string& object, const std::string& name, const std::string& value) {
+  if (!writer_) return;
   hid_t obj;
   if (H5Lexists(file_, object.c_str(), H5P_DEFAULT) > 0 || object == "/") {
     obj = H5Oopen(file_, object.c_str(), H5P_DEFAULT);
@@ -137,11 +141,13 @@ void Output::attribute(const std::string& object, const std::string& name, const
 }
 
 void Output::flush() {
+  if (!writer_) return;
   check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flushing " + file_path());
   for (auto& [n, f] : csv_) f->flush();
 }
 
 std::ofstream& Output::csv(const std::string& name, const std::string& header) {
+  if (!writer_) return null_csv_;
   auto it = csv_.find(name);
   if (it != csv_.end()) return *it->second;
   auto f = std::make_unique<std::ofstream>(path(name + ".csv"));

@@ -1,6 +1,7 @@
 #pragma once
 // One HDF5 file per run (`<output>/laminar.h5`) holding recorded activity, weights, probe tables
-// and the resolved params; scalar tables also as CSV. Readable with h5py.
+// and the resolved params; scalar tables also as CSV. Readable with h5py. Under MPI only rank 0
+// writes (a "writer"; probes gather what they record to it); on other ranks every call is a no-op.
 #include <hdf5.h>
 
 #include <cstdint>
@@ -15,12 +16,14 @@ namespace laminar {
 class Output {
  public:
   // Creates `dir` (and parents) and a fresh `dir/laminar.h5`.
-  explicit Output(const std::string& dir);
+  // A non-writer (MPI ranks > 0) creates nothing and ignores every write.
+  explicit Output(const std::string& dir, bool writer = true);
   ~Output();
   Output(const Output&) = delete;
   Output& operator=(const Output&) = delete;
 
   const std::string& dir() const { return dir_; }
+  bool writer() const { return writer_; }
   std::string path(const std::string& file) const { return dir_ + "/" + file; }
   std::string file_path() const { return path("laminar.h5"); }
 
@@ -41,6 +44,8 @@ class Output {
   void append_raw(const std::string& dataset, hid_t type, const void* row, const std::vector<std::size_t>& row_shape);
   hid_t open_or_create(const std::string& dataset, hid_t type, const std::vector<std::size_t>& row_shape);
   std::string dir_;
+  bool writer_ = true;
+  std::ofstream null_csv_;  // a closed stream: what non-writers' csv() returns
   hid_t file_ = -1;
   std::map<std::string, hid_t> open_;  // extendible datasets kept open while the run lasts
   std::map<std::string, std::unique_ptr<std::ofstream>> csv_;

@@ -22,7 +22,16 @@ Schema SimulationConfig::schema() {
       .integer("checkpoint_every", 0, 0, 1e15,
                "Write a checkpoint (state of every layer and connection, atomically) every this many steps and at "
                "the end; 0: none.")
-      .integer("checkpoint_keep", 2, 1, 1000000, "How many of the newest checkpoints to keep.");
+      .integer("checkpoint_keep", 2, 1, 1000000, "How many of the newest checkpoints to keep.")
+      .integer("mpi_rows", 0, 0, 1 << 20,
+               "Under mpirun: rows of the spatial grid every layer is split over (0: chosen automatically). "
+               "Ignored in a single process.")
+      .integer("mpi_columns", 0, 0, 1 << 20, "Under mpirun: columns of the spatial grid (0: automatic).")
+      .integer("mpi_batch_groups", 0, 0, 1 << 20,
+               "Under mpirun: groups the batch is split over (0: automatic). Automatic choice: as many batch "
+               "groups as divide both the rank count and batch_size, the remaining ranks on a near-square "
+               "rows x columns grid that divides every layer. rows x columns x batch_groups must equal the "
+               "number of ranks.");
   return s;
 }
 

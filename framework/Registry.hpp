@@ -27,6 +27,7 @@ struct SimulationConfig {
   bool write_csv = true;
   long checkpoint_every = 0;  // steps between checkpoints; 0 = none
   int checkpoint_keep = 2;
+  int mpi_rows = 0, mpi_columns = 0, mpi_batch_groups = 0;  // decomposition under MPI; 0 = automatic
 
   static Schema schema();
 };

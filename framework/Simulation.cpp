@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "framework/Checkpoint.hpp"
+#include "framework/Communicator.hpp"
 #include "framework/ImageIO.hpp"
 #include "framework/Progress.hpp"
 
@@ -20,6 +21,12 @@ void Simulation::initialize() {
   out_.attribute("/", "params_file", net_.spec().file);
   out_.attribute("/", "laminar_version", LAMINAR_VERSION);
   out_.attribute("/", "schedule", net_.describe_schedule());
+  const Communicator& comm = Communicator::world();
+  const Decomposition& d = comm.decomposition();
+  out_.attribute("/", "mpi_ranks", std::to_string(comm.size()));
+  out_.attribute("/", "mpi_decomposition", std::to_string(d.rows) + "x" + std::to_string(d.columns) + "x" +
+                                                std::to_string(d.batch_groups));
+  out_.attribute("/", "omp_threads", std::to_string(omp_get_max_threads()));
   for (auto& l : net_.layers()) l->initialize(sim);
   for (auto& c : net_.connections()) c->initialize(sim);
   for (auto& p : net_.probes()) p->open(out_, sim);
@@ -47,7 +54,7 @@ void Simulation::finish() {
     WeightsView w = c->weights();
     out_.write("connections/" + c->name() + "/final_weights", w.data,
                {std::size_t(w.kernels), std::size_t(w.patch_y), std::size_t(w.patch_x), std::size_t(w.features)});
-    write_dictionary_png(w, out_.path(c->name() + "-dictionary.png"));
+    if (out_.writer()) write_dictionary_png(w, out_.path(c->name() + "-dictionary.png"));
   }
   out_.flush();
 }
@@ -65,6 +72,9 @@ long Simulation::run() {
   auto last_flush = std::chrono::steady_clock::now();
   const SimulationConfig& sim = net_.sim();
   CheckpointWriter checkpoints(sim.output, sim.checkpoint_keep);
+  Communicator& comm = Communicator::world();
+  const double halo_before = comm.halo_seconds;
+  const auto t0 = std::chrono::steady_clock::now();
   for (long n = 0; n < steps; ++n) {
     step(n);
     if (sim.checkpoint_every > 0 && ((n + 1) % sim.checkpoint_every == 0 || n + 1 == steps)) {
@@ -81,6 +91,11 @@ long Simulation::run() {
       last_flush = now;
     }
   }
+  // Wall time of the loop and the largest time any process spent in halo exchanges (benchmarks).
+  const double loop = comm.max_all(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  const double halo = comm.max_all(comm.halo_seconds - halo_before);
+  out_.attribute("/", "run_seconds", std::to_string(loop));
+  out_.attribute("/", "halo_seconds", std::to_string(halo));
   finish();
   progress.finish(value(), label());
   return steps;

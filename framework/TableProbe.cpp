@@ -16,6 +16,8 @@ void TableProbe::open(Output& out, const SimulationConfig& sim) {
 }
 
 void TableProbe::sample(long step, Output& out) {
+  collect();
+  if (!out.writer()) return;
   const auto cols = columns();
   last_.assign(cols.size(), std::vector<double>(batch_, 0.0));
   compute(last_);

@@ -21,7 +21,10 @@ class TableProbe : public Probe {
  protected:
   // Column names, fixed after resolve().
   virtual std::vector<std::string> columns() const = 0;
-  // values[column][batch] for the current state.
+  // Called on every process before compute(), which runs on the writer (rank 0) only: probes
+  // that read layers gather them here (Layer::gathered, collective under MPI).
+  virtual void collect() {}
+  // values[column][batch] for the current state (the whole batch).
   virtual void compute(std::vector<std::vector<double>>& values) const = 0;
   // Which column feeds the progress line (-1: none).
   virtual int headline_column() const { return -1; }

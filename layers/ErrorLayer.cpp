@@ -18,9 +18,9 @@ void ErrorLayer::update(long) {
   for (std::ptrdiff_t i = 0; i < n; ++i) e[i] = math::error_value(exc ? ge[i] : 0.0f, inh ? gi[i] : 0.0f, scale);
 }
 
-double ErrorLayer::energy(int b) const {
+double ErrorLayer::energy_of(const Tensor& activity, int b) const {
   double sum = 0.0;
-  for (float v : activity_.element(b)) sum += double(v) * v;
+  for (float v : activity.element(b)) sum += double(v) * v;
   return 0.5 * sum;
 }
 

@@ -10,7 +10,7 @@ class ErrorLayer : public Layer {
   explicit ErrorLayer(const BuildContext& ctx);
   void update(long step) override;
   bool has_energy() const override { return true; }
-  double energy(int b) const override;
+  double energy_of(const Tensor& activity, int b) const override;
 
  private:
   float scale_ = 1.0f;

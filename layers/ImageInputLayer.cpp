@@ -56,14 +56,19 @@ long ImageInputLayer::item_for(long i) {
 }
 
 void ImageInputLayer::load(long presentation) {
+  // Batch element b here is element tile_.b0 + b of the whole batch; each image is read and
+  // normalised whole, then this process's tile (rows, columns) is kept.
   const std::size_t n = geometry_.size();
   const std::string& norm = params_.string("normalize");
   const float scale = float(params_.real("scale"));
+  const Geometry lg = local_geometry();
+  const Tile t = tile_.nx > 0 ? tile_ : Tile{0, 0, geometry_.ny, geometry_.nx, 0, batch_};
   current_.resize(batch_);
+  scratch_.resize(n);
   for (int b = 0; b < batch_; ++b) {
-    const long item = item_for(presentation * batch_ + b);
+    const long item = item_for(presentation * global_batch_ + t.b0 + b);
     current_[b] = item;
-    float* out = activity_.data() + std::size_t(b) * n;
+    float* out = scratch_.data();
     source_->read(item, out);
     if (norm != "none") {
       double mean = 0.0, sq = 0.0;
@@ -79,6 +84,9 @@ void ImageInputLayer::load(long presentation) {
     }
     if (scale != 1.0f)
       for (std::size_t i = 0; i < n; ++i) out[i] *= scale;
+    const std::size_t w = std::size_t(lg.nx) * lg.nf;
+    for (int y = 0; y < lg.ny; ++y)
+      std::copy_n(out + (std::size_t(t.y0 + y) * geometry_.nx + t.x0) * geometry_.nf, w, &activity_.at(b, y, 0, 0));
   }
 }
 

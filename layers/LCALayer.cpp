@@ -39,9 +39,20 @@ void LCALayer::resolve(Network& net) {
 void LCALayer::reset_membrane() {
   float* u = membrane_.data();
   if (params_.string("init_membrane") == "uniform") {
+    // One stream over the whole layer (batch, y, x, f); this process keeps its tile's values, so
+    // the state does not depend on how the layer is split.
     Rng rng(seed_, "membrane/" + name_, std::uint64_t(resets_));
     const double lo = params_.real("init_min"), hi = params_.real("init_max");
-    for (std::size_t i = 0; i < membrane_.size(); ++i) u[i] = float(rng.uniform(lo, hi));
+    const Geometry& g = geometry_;
+    const Tile t = tile_.nx > 0 ? tile_ : Tile{0, 0, g.ny, g.nx, 0, batch_};
+    for (int b = 0; b < t.b0 + t.nb; ++b)
+      for (int y = 0; y < g.ny; ++y)
+        for (int x = 0; x < g.nx; ++x)
+          for (int f = 0; f < g.nf; ++f) {
+            const float v = float(rng.uniform(lo, hi));
+            if (b >= t.b0 && y >= t.y0 && y < t.y0 + t.ny && x >= t.x0 && x < t.x0 + t.nx)
+              membrane_.at(b - t.b0, y - t.y0, x - t.x0, f) = v;
+          }
   } else {
     membrane_.fill(float(params_.real("init_value")));
   }
@@ -111,8 +122,8 @@ void LCALayer::update(long step) {
   }
 }
 
-double LCALayer::energy(int b) const {
-  auto a = activity_.element(b);
+double LCALayer::energy_of(const Tensor& activity, int b) const {
+  auto a = activity.element(b);
   double sum = 0.0;
   for (float v : a)
     if (v != 0.0f) sum += math::sparsity_cost(v, threshold_);

@@ -17,7 +17,7 @@ class LCALayer : public Layer {
   void begin_step(long step) override;
   void update(long step) override;
   bool has_energy() const override { return true; }
-  double energy(int b) const override;  // lambda * sum C(a)
+  double energy_of(const Tensor& activity, int b) const override;  // lambda * sum C(a)
 
   const math::ThresholdParams& threshold() const { return threshold_; }
 

@@ -24,16 +24,17 @@ void ActivityRecorder::open(Output& out, const SimulationConfig&) {
 }
 
 void ActivityRecorder::sample(long step, Output& out) {
-  const Tensor& t = membrane_ ? layer_->membrane() : layer_->activity();
+  // The whole layer (gathered to the writer under MPI).
+  const Tensor& t = layer_->gathered(membrane_ ? layer_->membrane() : layer_->activity(), scratch_);
+  std::vector<std::int64_t> items;
+  if (layer_->current_items()) items = layer_->gathered_items();
+  if (!out.writer()) return;
   const Geometry& g = t.geometry();
   const std::string base = "probes/" + name_;
   const std::int64_t s = step;
   out.append(base + "/step", &s, {});
   out.append(base + "/data", t.data(), {std::size_t(t.batch()), std::size_t(g.ny), std::size_t(g.nx), std::size_t(g.nf)});
-  if (const auto* items = layer_->current_items()) {
-    std::vector<std::int64_t> v(items->begin(), items->end());
-    out.append(base + "/item", v.data(), {v.size()});
-  }
+  if (layer_->current_items()) out.append(base + "/item", items.data(), {items.size()});
 }
 
 void laminar_register_ActivityRecorder(Registry& r) {

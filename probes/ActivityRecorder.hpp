@@ -2,6 +2,7 @@
 // Records a layer's activity (or membrane) to the run's HDF5 file at a cadence:
 // `probes/<name>/data` [samples, batch, ny, nx, nf], `probes/<name>/step` [samples], and for
 // input layers `probes/<name>/item` [samples, batch] (dataset index shown).
+#include "framework/Tensor.hpp"
 #include "framework/Probe.hpp"
 
 namespace laminar {
@@ -18,6 +19,7 @@ class ActivityRecorder : public Probe {
  private:
   Layer* layer_ = nullptr;
   bool membrane_ = false;
+  Tensor scratch_;
 };
 
 }  // namespace laminar

@@ -25,19 +25,36 @@ std::vector<std::string> EnergyProbe::columns() const {
   return c;
 }
 
+// Each term is computed over the whole layer (gathered to rank 0 under MPI), so the energies do
+// not depend on how the layers are split.
+namespace {
+void terms(const Layer& l, const Tensor& whole, int batch, std::vector<double>& out) {
+  out.clear();
+  if (whole.batch() == 0) return;  // not the writer
+  for (int b = 0; b < batch; ++b) out.push_back(l.energy_of(whole, b));
+}
+}  // namespace
+
 void EnergyProbe::begin_step(long step) {
   if (!due(step)) return;
   start_terms_.assign(layers_.size(), {});
   for (std::size_t i = 0; i < layers_.size(); ++i)
     if (layers_[i]->stateful())
-      for (int b = 0; b < batch_; ++b) start_terms_[i].push_back(layers_[i]->energy(b));
+      terms(*layers_[i], layers_[i]->gathered(layers_[i]->activity(), scratch_), batch_, start_terms_[i]);
+}
+
+void EnergyProbe::collect() {
+  end_terms_.assign(layers_.size(), {});
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    if (!layers_[i]->stateful())
+      terms(*layers_[i], layers_[i]->gathered(layers_[i]->activity(), scratch_), batch_, end_terms_[i]);
 }
 
 void EnergyProbe::compute(std::vector<std::vector<double>>& values) const {
   for (int b = 0; b < batch_; ++b) {
     double total = 0.0;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
-      double e = layers_[i]->stateful() ? start_terms_[i][b] : layers_[i]->energy(b);
+      double e = layers_[i]->stateful() ? start_terms_[i][b] : end_terms_[i][b];
       values[i + 1][b] = e;
       total += e;
     }

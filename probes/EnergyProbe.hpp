@@ -4,6 +4,7 @@
 // with each layer's term as its own column. The terms of stateful (LCA) layers are taken at the
 // start of the step: the code that this step's errors were computed from (e(n) = x - Phi a(n-1)),
 // so E is the LCA objective F(a(n-1)) of one consistent state, non-increasing for a stable dt/tau.
+#include "framework/Tensor.hpp"
 #include <vector>
 
 #include "framework/TableProbe.hpp"
@@ -21,12 +22,15 @@ class EnergyProbe : public TableProbe {
 
  protected:
   std::vector<std::string> columns() const override;
+  void collect() override;
   void compute(std::vector<std::vector<double>>& values) const override;
   int headline_column() const override { return 0; }
 
  private:
   std::vector<Layer*> layers_;
   std::vector<std::vector<double>> start_terms_;  // [layer][batch] for stateful layers, at step start
+  std::vector<std::vector<double>> end_terms_;    // [layer][batch] for the others, at the sample
+  Tensor scratch_;
 };
 
 }  // namespace laminar

@@ -13,8 +13,10 @@ void NormProbe::resolve(Network& net) {
     params_.fail("buffer", "layer '" + layer_->name() + "' (" + layer_->type() + ") has no membrane");
 }
 
+void NormProbe::collect() { whole_ = &layer_->gathered(membrane_ ? layer_->membrane() : layer_->activity(), scratch_); }
+
 void NormProbe::compute(std::vector<std::vector<double>>& values) const {
-  const Tensor& t = membrane_ ? layer_->membrane() : layer_->activity();
+  const Tensor& t = *whole_;
   const std::string& norm = params_.string("norm");
   const double eps = params_.real("nnz_threshold");
   for (int b = 0; b < batch_; ++b) {

@@ -15,8 +15,10 @@ void StatsProbe::resolve(Network& net) {
     params_.fail("buffer", "layer '" + layer_->name() + "' (" + layer_->type() + ") has no membrane");
 }
 
+void StatsProbe::collect() { whole_ = &layer_->gathered(membrane_ ? layer_->membrane() : layer_->activity(), scratch_); }
+
 void StatsProbe::compute(std::vector<std::vector<double>>& values) const {
-  const Tensor& t = membrane_ ? layer_->membrane() : layer_->activity();
+  const Tensor& t = *whole_;
   for (int b = 0; b < batch_; ++b) {
     auto e = t.element(b);
     double nnz = 0, sum = 0, lo = std::numeric_limits<double>::infinity(), hi = -lo;

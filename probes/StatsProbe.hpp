@@ -1,5 +1,6 @@
 #pragma once
 // Activity statistics per batch element: fraction nonzero, mean, min, max (OpenPV StatsProbe).
+#include "framework/Tensor.hpp"
 #include "framework/TableProbe.hpp"
 
 namespace laminar {
@@ -13,11 +14,14 @@ class StatsProbe : public TableProbe {
 
  protected:
   std::vector<std::string> columns() const override { return {"fraction_nonzero", "mean", "min", "max"}; }
+  void collect() override;
   void compute(std::vector<std::vector<double>>& values) const override;
 
  private:
   Layer* layer_ = nullptr;
   bool membrane_ = false;
+  Tensor scratch_;
+  const Tensor* whole_ = nullptr;  // the whole buffer (on the writer), set by collect()
 };
 
 }  // namespace laminar

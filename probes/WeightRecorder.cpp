@@ -28,7 +28,7 @@ void WeightRecorder::sample(long step, Output& out) {
   out.append(base + "/step", &s, {});
   out.append(base + "/weights", w.data,
              {std::size_t(w.kernels), std::size_t(w.patch_y), std::size_t(w.patch_x), std::size_t(w.features)});
-  if (params_.boolean("png")) write_dictionary_png(w, out.path(name_ + ".png"));
+  if (params_.boolean("png") && out.writer()) write_dictionary_png(w, out.path(name_ + ".png"));
 }
 
 void laminar_register_WeightRecorder(Registry& r) {

@@ -1,0 +1,65 @@
+#include "framework/Parallel.hpp"
+
+#include <algorithm>
+
+#include "framework/Communicator.hpp"
+
+namespace laminar::parallel {
+
+int margin(const ConvShape& s) {
+  const int p = std::max(s.patch_y, s.patch_x);
+  return (p + s.stride - 1) / s.stride + 1;
+}
+
+namespace {
+// The shape of the local problem: `fine`/`coarse` local (or extended) geometries, offsets shifted
+// so that index 0 of each is where it starts globally.
+ConvShape local_shape(const ConvShape& g, const Geometry& fine, const Geometry& coarse, int shift_y, int shift_x) {
+  ConvShape s = g;
+  s.fine = fine;
+  s.coarse = coarse;
+  s.offset_y = g.offset_y + shift_y;
+  s.offset_x = g.offset_x + shift_x;
+  return s;
+}
+}  // namespace
+
+void deliver(const ConvShape& global, bool scatter, const float* w, const float* wt, const Tensor& in, Tensor& out,
+             float scale) {
+  Communicator& comm = Communicator::world();
+  if (comm.decomposition().spatial() == 1) {
+    // Whole layers (possibly fewer batch elements): the kernels as in one process.
+    if (scatter) cpu::deliver_scatter(global, w, in, out, scale);
+    else cpu::deliver_gather(global, wt, in, out, scale);
+    return;
+  }
+  const int m = margin(global), s = global.stride;
+  if (scatter) {
+    // in: coarse tile extended by m coarse cells; its cell 0 is at global coarse (cy0 - m), whose
+    // patch starts at fine row (cy0 - m) s + o = fy0 + (o - m s).
+    Tensor ext = comm.halo(in, global.coarse, m, m);
+    const ConvShape ls = local_shape(global, out.geometry(), ext.geometry(), -m * s, -m * s);
+    cpu::deliver_scatter(ls, w, ext, out, scale);
+  } else {
+    // in: fine tile extended by m s fine cells; coarse cell 0 (global cy0) reads from fine row
+    // cy0 s + o = (fy0 - m s) + (o + m s) of the extended tile.
+    Tensor ext = comm.halo(in, global.fine, m * s, m * s);
+    const ConvShape ls = local_shape(global, ext.geometry(), out.geometry(), m * s, m * s);
+    cpu::deliver_gather(ls, wt, ext, out, scale);
+  }
+}
+
+void hebbian(const ConvShape& global, const Tensor& coarse, const Tensor& fine, float* dw, std::size_t n, float scale) {
+  Communicator& comm = Communicator::world();
+  if (comm.decomposition().spatial() == 1) {
+    cpu::hebbian(global, coarse, fine, dw, scale);
+  } else {
+    const int m = margin(global), s = global.stride;
+    Tensor ext = comm.halo(fine, global.fine, m * s, m * s);
+    const ConvShape ls = local_shape(global, ext.geometry(), coarse.geometry(), m * s, m * s);
+    cpu::hebbian(ls, coarse, ext, dw, scale);
+  }
+  comm.sum_to_all(dw, n);
+}
+
+}  // namespace laminar::parallel

@@ -1,0 +1,27 @@
+#pragma once
+// Convolution delivery and Hebbian learning over the domain decomposition (Communicator.hpp),
+// built on the CPU kernels unchanged. With more than one spatial tile, the input is extended by a
+// halo of m = ceil(patch/stride) + 1 coarse cells (m*stride fine cells) on every side, zero outside
+// the global grid, and the kernels run on a ConvShape whose offset places this rank's tile inside
+// the extended input: the output is written straight into this rank's tile, each value summed in
+// exactly the order of a single process, so delivery is bit-identical to one process.
+// Learning sums each rank's dW (its tile and batch elements) in rank order (Communicator::sum_to_all).
+#include <cstddef>
+
+#include "framework/Backend.hpp"
+
+namespace laminar::parallel {
+
+// out (this rank's tile of the target layer) += scale * Phi in (scatter: in is the coarse layer)
+// or scale * Phi^T in (gather: in is the fine layer; needs wt, the transposed weights).
+// `global` is the connection's shape on the whole layers.
+void deliver(const ConvShape& global, bool scatter, const float* w, const float* wt, const Tensor& in, Tensor& out,
+             float scale);
+// dw (kernels x patch x patch x features, n floats) = scale * sum over ranks, batch and positions
+// of coarse (x) fine; identical on every rank.
+void hebbian(const ConvShape& global, const Tensor& coarse, const Tensor& fine, float* dw, std::size_t n, float scale);
+
+// Halo margin in coarse cells for a shape.
+int margin(const ConvShape& s);
+
+}  // namespace laminar::parallel
