@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "framework/Network.hpp"
@@ -132,6 +133,11 @@ bool ConvolutionConnection::learn(long step) {
   dw_.assign(weights_.size(), 0.0f);
   // Hebbian term pre x post (post = error e), mean over the batch: Phi += eta mean_b(e (x) a).
   cpu::hebbian(shape_, coarse, fine, dw_.data(), 1.0f / float(coarse.batch()));
+  // No evidence, no learning: when the Hebbian term is zero everywhere (e.g. every batch element's
+  // error is masked because its modality is absent, or the code is all zero) the weights, the
+  // momentum and the normalisation are left exactly as they are (renormalising unit-norm kernels
+  // would otherwise move them by rounding).
+  if (std::all_of(dw_.begin(), dw_.end(), [](float v) { return v == 0.0f; })) return false;
   const float eta = float(learning_rate_);
   if (momentum_ > 0) {
     const float mu = float(momentum_);
@@ -185,7 +191,8 @@ void laminar_register_ConvolutionConnection(Registry& r) {
                   "finer layer, centred (offset `-floor((patch_size - stride)/2)`), zero outside the layer. The "
                   "weights are shape (kernels, patch, patch, features) in HDF5 files. Learning fires on the last "
                   "step of each display period: `Phi += eta mean_b(e (x) a)` with e the post activity (an error "
-                  "layer), then each kernel is renormalised.",
+                  "layer), then each kernel is renormalised. A learning event whose Hebbian term is zero everywhere (all "
+                  "errors masked, or no activity) changes nothing, not even through momentum or renormalisation.",
                   "Dictionary:\n  type: Convolution\n  pre: V1\n  post: Residual\n  channel: inhibitory\n  patch_size: 8\n"
                   "  learning_rate: 0.05\n  momentum: 0.5",
                   {"Transpose", "LCA", "Error", "WeightRecorder"}, s});

@@ -31,7 +31,7 @@ Time step n (schedule Input -> Error -> V1, learning after all layers, probes la
             forward Euler:     u(n) = u(n-1) + dt/tau (drive - u(n-1))
             a(n) = T_lambda(u(n))
     Learn:  if (n + 1) % dp == 0 and learning_rate > 0:
-            dW = mean_b sum_pos a(n) (x) e(n);  v = mu v + dW (momentum) or v = dW;  W += eta v;
+            dW = mean_b sum_pos a(n) (x) e(n);  if dW == 0 everywhere: no change at all (no evidence);  v = mu v + dW (momentum) or v = dW;  W += eta v;
             W <- strength * W / ||W_k||  per kernel (normalize: l2)
     Energy: E(n) = 0.5 ||e(n)||^2 + sum lambda C(a(n))
 """
@@ -294,6 +294,8 @@ class LCANetwork:
     def learn(self, a, e):
         d = self.dictionary
         dW = hebbian(a, e, d.patch, self.stride)
+        if not np.any(dW):  # no evidence (all errors masked, or no activity): nothing changes
+            return
         if d.momentum > 0:
             self.velocity = d.momentum * self.velocity + dW
             self.W = self.W + d.learning_rate * self.velocity
