@@ -194,7 +194,7 @@ void TextInputLayer::resolve(Network& net) {
   if (p.has("follow")) {
     Layer& l = net.layer(p.string("follow"), p, "follow");
     follow_ = dynamic_cast<ImageInputLayer*>(&l);
-    if (!follow_) p.fail("follow", "'" + l.name() + "' is a " + l.type() + "; follow names an ImageInput layer");
+    if (!follow_) p.fail("follow", "layer '" + l.name() + "' (" + l.type() + ") is not an ImageInput; follow names an ImageInput layer");
     table_ = own_table_ ? own_table_.get() : follow_->labels();
     if (!table_)
       p.fail("follow", "ImageInput '" + l.name() + "' has no `labels` CSV; give it one, or give this layer `labels`");
