@@ -34,7 +34,7 @@ from laminar import reference as ref
 @dataclasses.dataclass
 class Stream:
     images: np.ndarray                 # (N, ny, nx, nf)
-    weights: np.ndarray                # (nk, p, p, nf)
+    weights: np.ndarray                # (nk, patch_y, patch_x, nf); strides may differ per axis
     dictionary: ref.DictionaryParams
     present: Optional[np.ndarray] = None   # (N,) of 0/1 per item, or None: all present
     absent_if_blank: bool = False
@@ -59,7 +59,7 @@ class JointNetwork:
                 W = ref.normalize_l2(W, s.dictionary.strength)
             self.W.append(W)
             self.V.append(np.zeros_like(W))
-            self.stride.append(imgs.shape[1] // lca.ny)
+            self.stride.append((imgs.shape[1] // lca.ny, imgs.shape[2] // lca.nx))  # per axis
             self.fine.append(imgs.shape[1:])
 
     def present(self, presentation: int):
@@ -89,7 +89,7 @@ class JointNetwork:
 
     def learn(self, m: int, a, e):
         d = self.streams[m].dictionary
-        dW = ref.hebbian(a, e, d.patch, self.stride[m])
+        dW = ref.hebbian(a, e, self.W[m].shape[1:3], self.stride[m])
         if not np.any(dW):
             return
         if d.momentum > 0:

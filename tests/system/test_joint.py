@@ -7,6 +7,7 @@ One laminar run holding three networks:
   allmasked: a joint layer P1 with stream A (same data, same weights) and stream B whose labels CSV
              marks every item absent (present_column), its Error masked (mask: Input_B), both learning
              (B with normalize: l2, so renormalisation drift would show);
+  aniso:     a joint layer over streams of 8x8 and 4x16 (strides 4x4 and 2x8, kernels 6x6 and 4x8);
   mixed:     a joint layer with stream A2 (absent_if_blank: two of five images are all zero) and stream
              B2 (present_column: 1,0,1,1,0), both masked, batch 3 over 5 items (the mask pattern
              differs per batch element and per presentation), momentum on A2, reset_on, plus an
@@ -63,8 +64,10 @@ def joint(params, tmp, tag, streams, lca, reset=False, record=True):
         L[err] = {"type": "Error", **({"mask": inp} if masked else {})}
         C[f"{inp}To{err}"] = {"type": "Identity", "pre": inp, "post": err}
         C[f"Phi_{name}"] = {"type": "Convolution", "pre": p1, "post": err, "channel": "inhibitory",
-                            "patch_size": d.patch, "init": "file", "init_file": f"{tmp}/w_{name}.h5",
+                            "patch_size": int(weights.shape[2]), "init": "file", "init_file": f"{tmp}/w_{name}.h5",
                             "normalize": d.normalize, "learning_rate": d.learning_rate, "momentum": d.momentum}
+        if weights.shape[1] != weights.shape[2]:
+            C[f"Phi_{name}"]["patch_size_y"] = int(weights.shape[1])
         C[f"PhiT_{name}"] = {"type": "Transpose", "original": f"Phi_{name}", "pre": err, "post": p1}
         P[f"W_{name}"] = {"type": "WeightRecorder", "connection": f"Phi_{name}", "period": 1, "png": False}
         if record:
@@ -122,6 +125,20 @@ def main(argv):
             lca_m, reset=True)
         params["probes"]["GenB2"] = {"type": "ImageWriter", "layer": "Error_B2", "buffer": "inhibitory",
                                      "feature": 1, "only_absent": "Input_B2"}
+        # ---- aniso: a joint layer over an 8x8 image (strides 4, 4) and a 4x16 "text" (strides 2 (y), 8 (x)),
+        # non-square kernels (4 x 8), as the paper's P1 over a 64x64 and a 128x16 stream
+        lca_x = ref.LCAParams(nx=2, ny=2, nf=5, tau=10.0, lam=0.1, threshold="soft")
+        imgs_v = st.random_images(rng, 5, 8, 8, 1)
+        imgs_t = st.random_images(rng, 5, 4, 16, 1)
+        rng_w = rng.standard_normal((5, 4, 8, 1))
+        w_t = (rng_w / np.sqrt((rng_w ** 2).sum(axis=(1, 2, 3), keepdims=True))).astype(np.float32)
+        w_v = st.random_weights(rng, 5, 6, 1)
+        dict_x = ref.DictionaryParams(patch=0, learning_rate=0.05, normalize="l2")
+        present_t = np.array([1, 1, 0, 1, 0])
+        write_csv(f"{tmp}/aniso.csv", present_t)
+        joint(params, tmp, "aniso", [
+            ("V", imgs_v, w_v, dict_x, {}, False),
+            ("T", imgs_t, w_t, dict_x, {"labels": f"{tmp}/aniso.csv", "present_column": "has_b"}, True)], lca_x)
         run, secs = st.run_laminar(exe, params, tmp, "joint")
         print(f"laminar run took {secs:.2f} s")
 
@@ -180,6 +197,16 @@ def main(argv):
                           ("P1_mixed", out["sparsity_energy"])):
             chk.close(f"mixed energy {col}", en[col], want, rtol=1e-5, atol=1e-7 * float(np.max(want)),
                       elementwise=True)
+        # ---- anisotropic strides and kernels vs numpy
+        net = jref.JointNetwork([jref.Stream(imgs_v, w_v, dict_x, masked=False),
+                                 jref.Stream(imgs_t, w_t, dict_x, present=present_t)], lca_x, BATCH, DISPLAY)
+        outx = net.run(STEPS)
+        chk.true("aniso: strides (4, 4) and (2, 8)", net.stride == [(4, 4), (2, 8)], str(net.stride))
+        chk.close("aniso P1 membrane", run.recorder("Mem_P1_aniso")[1], outx["membrane"])
+        chk.true("aniso P1 code is not all zero", np.abs(outx["activity"]).max() > 0.05)
+        for m, name in enumerate(("V", "T")):
+            chk.close(f"aniso Error_{name}", run.recorder(f"Rec_Error_{name}")[1], outx["error"][m])
+            chk.close(f"aniso Phi_{name} final", run.final_weights(f"Phi_{name}"), outx["weights"][m][-1])
         # ---- ImageWriter: generated B (reconstruction where B is absent)
         gsteps, gdata = run.recorder("GenB2")
         chk.true("ImageWriter steps = end of each display period",
