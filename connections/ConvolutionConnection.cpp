@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "framework/Network.hpp"
@@ -30,29 +31,36 @@ void ConvolutionConnection::resolve(Network& net) {
 void ConvolutionConnection::check_geometry() {
   const Geometry a = pre_->geometry(), b = post_->geometry();
   auto sizes = "pre '" + pre_name_ + "' is " + a.str() + " and post '" + post_name_ + "' is " + b.str() + " (ny x nx x nf)";
-  int stride = 0;
-  if (a.nx == b.nx && a.ny == b.ny) {
-    stride = 1;
+  int sy = 0, sx = 0;
+  if (b.nx % a.nx == 0 && b.ny % a.ny == 0) {
+    sy = b.ny / a.ny;  // post finer (or equal): one-to-many (e.g. code -> reconstruction)
+    sx = b.nx / a.nx;
     kernels_on_pre_ = true;
-  } else if (b.nx % a.nx == 0 && b.ny % a.ny == 0 && b.nx / a.nx == b.ny / a.ny) {
-    stride = b.nx / a.nx;  // post finer: one-to-many (e.g. code -> reconstruction)
-    kernels_on_pre_ = true;
-  } else if (a.nx % b.nx == 0 && a.ny % b.ny == 0 && a.nx / b.nx == a.ny / b.ny) {
-    stride = a.nx / b.nx;  // pre finer: many-to-one (e.g. image -> features)
+  } else if (a.nx % b.nx == 0 && a.ny % b.ny == 0) {
+    sy = a.ny / b.ny;  // pre finer: many-to-one (e.g. image -> features)
+    sx = a.nx / b.nx;
     kernels_on_pre_ = false;
   } else {
-    params_.fail_block(sizes + ": their sizes must be equal or differ by the same integer factor (the stride) in x and y");
+    params_.fail_block(sizes + ": their sizes must be equal or differ by an integer factor (the stride) in x and in y, "
+                       "the same layer being the finer one on both axes");
   }
-  if (params_.has("stride") && params_.integer("stride") != stride)
+  // Strides may differ per axis (e.g. a joint layer over a 128x16 text stream and a 64x64 image stream).
+  const std::string implied = sy == sx ? "stride " + std::to_string(sx)
+                                       : "strides " + std::to_string(sy) + " (y) and " + std::to_string(sx) + " (x)";
+  if (params_.has("stride") && (params_.integer("stride") != sx || params_.integer("stride") != sy))
     params_.fail("stride", "stride " + std::to_string(params_.integer("stride")) + " does not match the layer sizes: " +
-                               sizes + " implies stride " + std::to_string(stride));
+                               sizes + " implies " + implied);
   const int patch = int(params_.integer("patch_size"));
-  if (patch < stride)
-    params_.fail("patch_size", "patch_size " + std::to_string(patch) + " is smaller than the stride " +
-                                   std::to_string(stride) + " implied by the layer sizes (" + sizes + "); some neurons would have no input");
+  const int patch_y = params_.has("patch_size_y") ? int(params_.integer("patch_size_y")) : patch;
+  if (patch < sx || (!params_.has("patch_size_y") && patch < sy))
+    params_.fail("patch_size", "patch_size " + std::to_string(patch) + " is smaller than the " + implied +
+                                   " implied by the layer sizes (" + sizes + "); some neurons would have no input");
+  if (patch_y < sy)
+    params_.fail("patch_size_y", "patch_size_y " + std::to_string(patch_y) + " is smaller than the y stride " +
+                                     std::to_string(sy) + " implied by the layer sizes (" + sizes + ")");
   const Geometry& fine = kernels_on_pre_ ? b : a;
   const Geometry& coarse = kernels_on_pre_ ? a : b;
-  shape_ = ConvShape::make(fine, coarse, stride, patch, patch);
+  shape_ = ConvShape::make(fine, coarse, sy, sx, patch_y, patch);
   if (params_.string("init") == "file") read_init_file(nullptr);  // so `laminar check` catches a bad file
 }
 
@@ -135,6 +143,11 @@ bool ConvolutionConnection::learn(long step) {
   // Hebbian term pre x post (post = error e), mean over the (whole) batch: Phi += eta mean_b(e (x) a),
   // summed over every process's tile and batch elements.
   parallel::hebbian(shape_, coarse, fine, dw_.data(), dw_.size(), 1.0f / float(batch_size_));
+  // No evidence, no learning: when the Hebbian term is zero everywhere (e.g. every batch element's
+  // error is masked because its modality is absent, or the code is all zero) the weights, the
+  // momentum and the normalisation are left exactly as they are (renormalising unit-norm kernels
+  // would otherwise move them by rounding). dw_ is the global sum, the same on every process.
+  if (std::all_of(dw_.begin(), dw_.end(), [](float v) { return v == 0.0f; })) return false;
   const float eta = float(learning_rate_);
   if (momentum_ > 0) {
     const float mu = float(momentum_);
@@ -165,6 +178,7 @@ std::vector<StateArray> ConvolutionConnection::state() const {
 void laminar_register_ConvolutionConnection(Registry& r) {
   Schema s = Connection::common_schema();
   s.integer("patch_size", std::nullopt, 1, 4096, "Kernel width and height, counted on the finer layer.")
+      .optional_integer("patch_size_y", 1, 4096, "Kernel height when it differs from the width `patch_size`.")
       .optional_integer("stride", 1, 4096, "Expected stride; checked against the ratio of the layer sizes.")
       .real("scale", 1.0, -Schema::inf, Schema::inf, "Multiplies what is delivered.")
       .choice("init", {"random", "file"}, std::string("random"),
@@ -182,13 +196,16 @@ void laminar_register_ConvolutionConnection(Registry& r) {
   register_connection<ConvolutionConnection>(
       r, KindInfo{Category::Connection, "Convolution",
                   "Shared-weight convolution (the dictionary), any integer stride, optional Hebbian learning.",
-                  "The stride is the ratio of the layer sizes: post finer than pre is one-to-many (an LCA code "
+                  "The stride is the ratio of the layer sizes (per axis: x and y strides may differ, e.g. 8 and 1 "
+                  "between a 64x64 and a 128x16 layer, with `patch_size_y` for non-square kernels): post finer than pre is one-to-many (an LCA code "
                   "reconstructing its input: `Phi a`), post coarser is many-to-one (a strided correlation). Kernel k "
-                  "belongs to feature k of the coarser layer and is a `patch_size x patch_size x nf` patch on the "
-                  "finer layer, centred (offset `-floor((patch_size - stride)/2)`), zero outside the layer. The "
-                  "weights are shape (kernels, patch, patch, features) in HDF5 files. Learning fires on the last "
+                  "belongs to feature k of the coarser layer and is a `patch_size_y x patch_size x nf` patch on the "
+                  "finer layer (patch_size_y defaults to patch_size), centred on each axis (offset "
+                  "`-floor((patch - stride)/2)`), zero outside the layer. The weights are shape (kernels, patch_y, "
+                  "patch_x, features) in HDF5 files. Learning fires on the last "
                   "step of each display period: `Phi += eta mean_b(e (x) a)` with e the post activity (an error "
-                  "layer), then each kernel is renormalised.",
+                  "layer), then each kernel is renormalised. A learning event whose Hebbian term is zero everywhere (all "
+                  "errors masked, or no activity) changes nothing, not even through momentum or renormalisation.",
                   "Dictionary:\n  type: Convolution\n  pre: V1\n  post: Residual\n  channel: inhibitory\n  patch_size: 8\n"
                   "  learning_rate: 0.05\n  momentum: 0.5",
                   {"Transpose", "LCA", "Error", "WeightRecorder"}, s});

@@ -10,16 +10,23 @@
 namespace laminar {
 
 ConvShape ConvShape::make(const Geometry& fine, const Geometry& coarse, int stride, int patch_y, int patch_x) {
+  return make(fine, coarse, stride, stride, patch_y, patch_x);
+}
+
+ConvShape ConvShape::make(const Geometry& fine, const Geometry& coarse, int stride_y, int stride_x, int patch_y,
+                          int patch_x) {
   ConvShape s;
   s.fine = fine;
   s.coarse = coarse;
-  s.stride = stride;
+  s.stride = stride_x;
+  s.stride_y = stride_y;
+  s.stride_x = stride_x;
   s.patch_y = patch_y;
   s.patch_x = patch_x;
   // Floor division (C++ '/' truncates toward zero, which differs when patch < stride is odd).
   auto floor_half = [](int d) { return d >= 0 ? d / 2 : -((-d + 1) / 2); };
-  s.offset_y = -floor_half(patch_y - stride);
-  s.offset_x = -floor_half(patch_x - stride);
+  s.offset_y = -floor_half(patch_y - stride_y);
+  s.offset_x = -floor_half(patch_x - stride_x);
   return s;
 }
 
@@ -50,8 +57,8 @@ Padding padding(const ConvShape& s) {
   Padding p;
   p.top = std::max(0, -s.offset_y);
   p.left = std::max(0, -s.offset_x);
-  const int bottom = std::max(0, (s.coarse.ny - 1) * s.stride + s.offset_y + s.patch_y - s.fine.ny);
-  const int right = std::max(0, (s.coarse.nx - 1) * s.stride + s.offset_x + s.patch_x - s.fine.nx);
+  const int bottom = std::max(0, (s.coarse.ny - 1) * s.stride_y + s.offset_y + s.patch_y - s.fine.ny);
+  const int right = std::max(0, (s.coarse.nx - 1) * s.stride_x + s.offset_x + s.patch_x - s.fine.nx);
   p.ny = s.fine.ny + p.top + bottom;
   p.nx = s.fine.nx + p.left + right;
   return p;
@@ -112,9 +119,9 @@ void deliver_scatter(const ConvShape& s, const float* w, const Tensor& coarse, T
       for (int y = 0; y < nfy; ++y) {
         std::fill(rowbuf.begin(), rowbuf.end(), 0.0f);
         int c0, c1;
-        covering(y, s.stride, s.offset_y, s.patch_y, ncy, c0, c1);
+        covering(y, s.stride_y, s.offset_y, s.patch_y, ncy, c0, c1);
         for (int cy = c0; cy <= c1; ++cy) {
-          const int py = y - (cy * s.stride + s.offset_y);
+          const int py = y - (cy * s.stride_y + s.offset_y);
           const std::size_t r = std::size_t(b) * ncy + cy;
           const Active* list = all + r * per_row;
           const float* wpy = w + py * rowsize;
@@ -124,7 +131,7 @@ void deliver_scatter(const ConvShape& s, const float* w, const Tensor& coarse, T
             const int cx = list[i].cx;
             int end = i + 1;
             while (end < n && list[end].cx == cx) ++end;
-            float* out = acc + std::ptrdiff_t(cx * s.stride + s.offset_x + pad.left) * nff;
+            float* out = acc + std::ptrdiff_t(cx * s.stride_x + s.offset_x + pad.left) * nff;
             int j = 0;
             for (; j + 8 <= row_len; j += 8) {
               v8 t{};
@@ -214,7 +221,7 @@ void deliver_gather(const ConvShape& s, const float* wt, const Tensor& fine, Ten
       std::copy_n(fine.data() + ((std::size_t(b) * nfy + y) * nfx) * nff, std::size_t(nfx) * nff,
                   padded.data() + (std::size_t(b) * pad.ny + y + pad.top) * prow + std::ptrdiff_t(pad.left) * nff);
   const int row_len = s.patch_x * nff;
-  const std::ptrdiff_t wrow = std::ptrdiff_t(row_len) * nk, step = std::ptrdiff_t(s.stride) * nff;
+  const std::ptrdiff_t wrow = std::ptrdiff_t(row_len) * nk, step = std::ptrdiff_t(s.stride_x) * nff;
 #if defined(__AVX512VL__)
   constexpr int P = 8;  // 16 accumulators: 32 vector registers available
 #else
@@ -225,7 +232,7 @@ void deliver_gather(const ConvShape& s, const float* wt, const Tensor& fine, Ten
   for (int b = 0; b < B; ++b)
     for (int cy = 0; cy < ncy; ++cy) {
       // Padded row of the patches' first line, and column of the first position's patch.
-      const float* in_row = padded.data() + (std::size_t(b) * pad.ny + cy * s.stride + s.offset_y + pad.top) * prow +
+      const float* in_row = padded.data() + (std::size_t(b) * pad.ny + cy * s.stride_y + s.offset_y + pad.top) * prow +
                             std::ptrdiff_t(s.offset_x + pad.left) * nff;
       float* out_row = coarse.data() + ((std::size_t(b) * ncy + cy) * ncx) * nk;
       int k0 = 0;
@@ -259,10 +266,10 @@ void hebbian(const ConvShape& s, const Tensor& coarse, const Tensor& fine, float
           const float a = coarse.data()[((std::size_t(b) * ncy + cy) * ncx + cx) * nk + k];
           if (a == 0.0f) continue;
           const float sa = scale * a;
-          const int x0 = cx * s.stride + s.offset_x;
+          const int x0 = cx * s.stride_x + s.offset_x;
           const int px0 = std::max(0, -x0), px1 = std::min(s.patch_x, nfx - x0);
           for (int py = 0; py < s.patch_y; ++py) {
-            const int y = cy * s.stride + s.offset_y + py;
+            const int y = cy * s.stride_y + s.offset_y + py;
             if (y < 0 || y >= nfy) continue;
             const float* in = fine.data() + ((std::size_t(b) * nfy + y) * nfx) * nff;
             const std::ptrdiff_t base = std::ptrdiff_t(x0) * nff;

@@ -4,7 +4,7 @@
 // activity sparsity. A CUDA backend (issue 8) implements the same entry points.
 //
 // Convolution geometry: every connection with weights relates a "coarse" grid (its kernels'
-// owner; stride s coarser, or equal) and a "fine" grid. Kernel k is a patch_y x patch_x x nf_fine
+// owner; stride s coarser, or equal; s may differ per axis: sy, sx) and a "fine" grid. Kernel k is a patch_y x patch_x x nf_fine
 // patch on the fine grid: coarse position (cy, cx) covers fine rows cy*s + offset_y + [0, patch_y)
 // and columns cx*s + offset_x + [0, patch_x); positions outside the fine grid are zero (no wrap).
 //   Phi a   (coarse -> fine, "scatter"):  fine[y,x,f] += sum_{c,k} W[k, y-cy*s-oy, x-cx*s-ox, f] a[c,k]
@@ -18,7 +18,10 @@ namespace laminar {
 
 struct ConvShape {
   Geometry fine, coarse;
+  // Strides along y and x (equal unless the layers' size ratios differ per axis, e.g. a joint layer
+  // over a 128x16 text stream); `stride` is the x stride, kept for the isotropic callers.
   int stride = 1;
+  int stride_y = 1, stride_x = 1;
   int patch_y = 1, patch_x = 1;
   int offset_y = 0, offset_x = 0;
   int kernels() const { return coarse.nf; }
@@ -28,6 +31,9 @@ struct ConvShape {
 
   // Centred patches: offset = -floor((patch - stride) / 2), as PyTorch's 'same' padding at s = 1.
   static ConvShape make(const Geometry& fine, const Geometry& coarse, int stride, int patch_y, int patch_x);
+  // Per-axis strides: offset_y = -floor((patch_y - stride_y)/2), offset_x likewise.
+  static ConvShape make(const Geometry& fine, const Geometry& coarse, int stride_y, int stride_x, int patch_y,
+                        int patch_x);
 };
 
 namespace cpu {

@@ -72,6 +72,10 @@ class Layer {
   virtual long dataset_size() const { return 0; }
   // Input layers: the dataset index shown to each batch element now (nullptr otherwise).
   virtual const std::vector<long>* current_items() const { return nullptr; }
+  // Input layers: whether each batch element's modality is present now (1) or absent (0), e.g. an
+  // empty image or a mask column in a labels CSV; nullptr means always present. Known from the
+  // start of the step (input layers load new data in begin_step). Error layers with `mask:` read it.
+  virtual const std::vector<char>* present() const { return nullptr; }
 
   // Energy contribution per batch element: 0.5||e||^2 for error layers, lambda*sum C(a) for LCA.
   virtual bool has_energy() const { return false; }

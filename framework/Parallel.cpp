@@ -6,10 +6,8 @@
 
 namespace laminar::parallel {
 
-int margin(const ConvShape& s) {
-  const int p = std::max(s.patch_y, s.patch_x);
-  return (p + s.stride - 1) / s.stride + 1;
-}
+int margin_y(const ConvShape& s) { return (s.patch_y + s.stride_y - 1) / s.stride_y + 1; }
+int margin_x(const ConvShape& s) { return (s.patch_x + s.stride_x - 1) / s.stride_x + 1; }
 
 namespace {
 // The shape of the local problem: `fine`/`coarse` local (or extended) geometries, offsets shifted
@@ -33,18 +31,19 @@ void deliver(const ConvShape& global, bool scatter, const float* w, const float*
     else cpu::deliver_gather(global, wt, in, out, scale);
     return;
   }
-  const int m = margin(global), s = global.stride;
+  // Per axis: margins of my (mx) coarse cells = my sy (mx sx) fine cells.
+  const int my = margin_y(global), mx = margin_x(global), sy = global.stride_y, sx = global.stride_x;
   if (scatter) {
     // in: coarse tile extended by m coarse cells; its cell 0 is at global coarse (cy0 - m), whose
     // patch starts at fine row (cy0 - m) s + o = fy0 + (o - m s).
-    Tensor ext = comm.halo(in, global.coarse, m, m);
-    const ConvShape ls = local_shape(global, out.geometry(), ext.geometry(), -m * s, -m * s);
+    Tensor ext = comm.halo(in, global.coarse, my, mx);
+    const ConvShape ls = local_shape(global, out.geometry(), ext.geometry(), -my * sy, -mx * sx);
     cpu::deliver_scatter(ls, w, ext, out, scale);
   } else {
     // in: fine tile extended by m s fine cells; coarse cell 0 (global cy0) reads from fine row
     // cy0 s + o = (fy0 - m s) + (o + m s) of the extended tile.
-    Tensor ext = comm.halo(in, global.fine, m * s, m * s);
-    const ConvShape ls = local_shape(global, ext.geometry(), out.geometry(), m * s, m * s);
+    Tensor ext = comm.halo(in, global.fine, my * sy, mx * sx);
+    const ConvShape ls = local_shape(global, ext.geometry(), out.geometry(), my * sy, mx * sx);
     cpu::deliver_gather(ls, wt, ext, out, scale);
   }
 }
@@ -54,9 +53,9 @@ void hebbian(const ConvShape& global, const Tensor& coarse, const Tensor& fine, 
   if (comm.decomposition().spatial() == 1) {
     cpu::hebbian(global, coarse, fine, dw, scale);
   } else {
-    const int m = margin(global), s = global.stride;
-    Tensor ext = comm.halo(fine, global.fine, m * s, m * s);
-    const ConvShape ls = local_shape(global, ext.geometry(), coarse.geometry(), m * s, m * s);
+    const int my = margin_y(global), mx = margin_x(global), sy = global.stride_y, sx = global.stride_x;
+    Tensor ext = comm.halo(fine, global.fine, my * sy, mx * sx);
+    const ConvShape ls = local_shape(global, ext.geometry(), coarse.geometry(), my * sy, mx * sx);
     cpu::hebbian(ls, coarse, ext, dw, scale);
   }
   comm.sum_to_all(dw, n);

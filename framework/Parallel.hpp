@@ -21,7 +21,8 @@ void deliver(const ConvShape& global, bool scatter, const float* w, const float*
 // of coarse (x) fine; identical on every rank.
 void hebbian(const ConvShape& global, const Tensor& coarse, const Tensor& fine, float* dw, std::size_t n, float scale);
 
-// Halo margin in coarse cells for a shape.
-int margin(const ConvShape& s);
+// Halo margins in coarse cells for a shape, per axis: ceil(patch / stride) + 1.
+int margin_y(const ConvShape& s);
+int margin_x(const ConvShape& s);
 
 }  // namespace laminar::parallel

@@ -1,11 +1,23 @@
 #include "layers/ErrorLayer.hpp"
 
+#include <algorithm>
+
 #include "framework/ElementMath.hpp"
+#include "framework/Network.hpp"
 #include "framework/Registry.hpp"
 
 namespace laminar {
 
 ErrorLayer::ErrorLayer(const BuildContext& ctx) : Layer(ctx) { scale_ = float(params_.real("scale")); }
+
+void ErrorLayer::resolve(Network& net) {
+  if (!params_.has("mask")) return;
+  Layer& m = net.layer(params_.string("mask"), params_, "mask");
+  if (m.dataset_size() == 0)
+    params_.fail("mask", "layer '" + m.name() + "' (" + m.type() +
+                             ") is not an input layer; mask names the input whose modality's presence gates this error");
+  mask_ = &m;
+}
 
 void ErrorLayer::update(long) {
   const bool exc = channel_used(ChannelId::Excitatory), inh = channel_used(ChannelId::Inhibitory);
@@ -16,6 +28,15 @@ void ErrorLayer::update(long) {
   const std::ptrdiff_t n = std::ptrdiff_t(activity_.size());
 #pragma omp parallel for simd schedule(static)
   for (std::ptrdiff_t i = 0; i < n; ++i) e[i] = math::error_value(exc ? ge[i] : 0.0f, inh ? gi[i] : 0.0f, scale);
+  if (mask_) {
+    // An input without presence information (nullptr) is present everywhere.
+    if (const std::vector<char>* present = mask_->present())
+      for (int b = 0; b < batch_; ++b)
+        if (!(*present)[std::size_t(b)]) {
+          auto el = activity_.element(b);
+          std::fill(el.begin(), el.end(), 0.0f);
+        }
+  }
 }
 
 double ErrorLayer::energy_of(const Tensor& activity, int b) const {
@@ -26,13 +47,22 @@ double ErrorLayer::energy_of(const Tensor& activity, int b) const {
 
 void laminar_register_ErrorLayer(Registry& r) {
   Schema s = Layer::common_schema();
-  s.real("scale", 1.0, -Schema::inf, Schema::inf, "Multiplies the difference (OpenPV errScale).");
+  s.real("scale", 1.0, -Schema::inf, Schema::inf, "Multiplies the difference (OpenPV errScale).")
+      .optional_string("mask", "An input layer (ImageInput with `absent_if_blank`/`present_column`, or TextInput): "
+                               "the error is zero for batch elements where its modality is absent.");
   register_layer<ErrorLayer>(
       r, KindInfo{Category::Layer, "Error", "Prediction error: e = scale (excitatory - inhibitory).",
                   "Typically receives the input on its excitatory channel (Identity) and the reconstruction "
                   "`Phi a` on its inhibitory channel (Convolution from an LCA layer), so `e = x - Phi a`. Its "
                   "size may be omitted: it is then taken from the layer at the other end of an Identity "
-                  "connection. Energy term `0.5 ||e||^2`.",
+                  "connection. Energy term `0.5 ||e||^2`.\n\n"
+                  "With `mask: <input layer>` the error is set to zero for every batch element whose modality that "
+                  "input declares absent (an all-zero image with `absent_if_blank`, a `present_column` in the labels "
+                  "CSV, an empty TextInput label). The element then neither drives the code (the Transpose delivers "
+                  "`Phi^T 0 = 0`) nor contributes to learning (its Hebbian term is zero), and its energy term is 0; the "
+                  "inhibitory channel still holds the reconstruction `Phi a`, i.e. what the joint code generates for the "
+                  "missing modality (record it with an ImageWriter, `buffer: inhibitory`). A multimodal joint layer is "
+                  "an LCA layer with one Convolution/Transpose pair per modality, each to a masked Error layer.",
                   "Residual:\n  type: Error   # size taken from Input through the Identity connection",
                   {"LCA", "Identity", "Convolution", "Energy"}, s});
 }

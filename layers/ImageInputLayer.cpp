@@ -34,6 +34,12 @@ ImageInputLayer::ImageInputLayer(const BuildContext& ctx) : Layer(ctx) {
   display_period_ = p.has("display_period") ? p.integer("display_period") : ctx.sim.display_period;
   shuffle_ = p.boolean("shuffle");
   seed_ = ctx.sim.seed;
+  absent_if_blank_ = p.boolean("absent_if_blank");
+  if (p.has("present_column")) {
+    if (!labels_) p.fail("present_column", "present_column needs `labels` (the CSV holding that column)");
+    present_column_ = long(presence_column(*labels_, p.string("present_column"), p, "present_column", p.string("labels")));
+  }
+  has_presence_ = absent_if_blank_ || present_column_ >= 0;
 }
 
 std::string ImageInputLayer::item_label(long item) const {
@@ -65,11 +71,18 @@ void ImageInputLayer::load(long presentation) {
   const Tile t = tile_.nx > 0 ? tile_ : Tile{0, 0, geometry_.ny, geometry_.nx, 0, batch_};
   current_.resize(batch_);
   scratch_.resize(n);
+  present_.assign(batch_, 1);
   for (int b = 0; b < batch_; ++b) {
     const long item = item_for(presentation * global_batch_ + t.b0 + b);
     current_[b] = item;
     float* out = scratch_.data();
     source_->read(item, out);
+    if (has_presence_) {
+      char here = 1;
+      if (present_column_ >= 0) here = presence_of(*labels_, std::size_t(present_column_), source_->name(item));
+      if (absent_if_blank_ && std::all_of(out, out + n, [](float v) { return v == 0.0f; })) here = 0;
+      present_[b] = here;
+    }
     if (norm != "none") {
       double mean = 0.0, sq = 0.0;
       for (std::size_t i = 0; i < n; ++i) mean += out[i];
@@ -90,11 +103,18 @@ void ImageInputLayer::load(long presentation) {
   }
 }
 
-void ImageInputLayer::initialize(const SimulationConfig&) { load(0); }
-
-void ImageInputLayer::update(long step) {
-  if (step > 0 && fires(step)) load(step / display_period_);
+void ImageInputLayer::prepare(long step) {
+  const long presentation = step / display_period_;
+  if (presentation == loaded_presentation_) return;
+  load(presentation);
+  loaded_presentation_ = presentation;
 }
+
+void ImageInputLayer::initialize(const SimulationConfig&) { prepare(0); }
+
+// New data at the start of the step (at step % display_period == 0), so every layer (and an Error
+// layer's `mask`) sees this step's images and presence whatever its place in the schedule.
+void ImageInputLayer::begin_step(long step) { prepare(step); }
 
 void laminar_register_ImageInputLayer(Registry& r) {
   Schema s = Layer::common_schema();
@@ -110,14 +130,21 @@ void laminar_register_ImageInputLayer(Registry& r) {
               "Per image: none; zero_mean subtracts the mean; standardize also divides by the standard "
               "deviation; unit_norm scales to L2 norm 1.")
       .real("scale", 1.0, -Schema::inf, Schema::inf, "Multiply pixel values (after normalize); 8-bit data starts in [0, 1].")
-      .integer("limit", 0, 0, 1e12, "Use only the first `limit` images (0: all).");
+      .integer("limit", 0, 0, 1e12, "Use only the first `limit` images (0: all).")
+      .boolean("absent_if_blank", false,
+               "An image whose pixels are all zero marks this modality absent for that batch element (see Error `mask`).")
+      .optional_string("present_column",
+                       "Column of the `labels` CSV saying per file whether this modality is present (1/0, true/false, "
+                       "yes/no; empty or a file without a row: absent). Read by Error layers' `mask`.");
   register_layer<ImageInputLayer>(
       r, KindInfo{Category::Layer, "ImageInput", "Images from IDX, PNG/JPEG folders or HDF5, one per batch element.",
                   "Shows batch element b the image at presentation index `p * batch_size + b` (p counts display "
                   "periods), wrapping at the end of the data (an epoch). With `shuffle: true` each epoch uses a new "
                   "permutation drawn from the simulation seed. Its size comes from the data; nx/ny/nf, if given, "
                   "must match. 8-bit images are mapped to [0, 1] before `normalize` and `scale`. Relative paths are "
-                  "relative to the working directory.",
+                  "relative to the working directory. With `absent_if_blank` or `present_column` the layer "
+                  "declares per batch element whether its modality is present; an Error layer with `mask: <this "
+                  "layer>` then gates its error to zero where it is absent (multimodal joint layers).",
                   "Input:\n  type: ImageInput\n  path: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\n"
                   "  normalize: standardize\n  shuffle: true",
                   {"Error", "Identity"}, s});

@@ -31,7 +31,7 @@ Time step n (schedule Input -> Error -> V1, learning after all layers, probes la
             forward Euler:     u(n) = u(n-1) + dt/tau (drive - u(n-1))
             a(n) = T_lambda(u(n))
     Learn:  if (n + 1) % dp == 0 and learning_rate > 0:
-            dW = mean_b sum_pos a(n) (x) e(n);  v = mu v + dW (momentum) or v = dW;  W += eta v;
+            dW = mean_b sum_pos a(n) (x) e(n);  if dW == 0 everywhere: no change at all (no evidence);  v = mu v + dW (momentum) or v = dW;  W += eta v;
             W <- strength * W / ||W_k||  per kernel (normalize: l2)
     Energy: E(n) = 0.5 ||e(n)||^2 + sum lambda C(a(n))
 """
@@ -53,6 +53,13 @@ def conv_offset(patch: int, stride: int) -> int:
     return -((patch - stride) // 2)
 
 
+def _pair(v) -> tuple[int, int]:
+    """(y, x) from an int (both axes) or a pair: strides and patch sizes may differ per axis."""
+    if isinstance(v, (tuple, list)):
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
 def _padded(fine_n: int, coarse_n: int, stride: int, patch: int) -> tuple[int, int]:
     """(low pad, padded length) so that every tap c*stride + offset + p lands inside the padded axis."""
     lo = -conv_offset(patch, stride)  # >= 0 because patch >= stride
@@ -60,67 +67,71 @@ def _padded(fine_n: int, coarse_n: int, stride: int, patch: int) -> tuple[int, i
     return lo, length
 
 
-def _tap(P: np.ndarray, py: int, px: int, ncy: int, ncx: int, stride: int) -> np.ndarray:
+def _tap(P: np.ndarray, py: int, px: int, ncy: int, ncx: int, stride) -> np.ndarray:
     """The padded fine positions that tap (py, px) of every coarse neuron reads: [B, ncy, ncx, nf]."""
-    return P[:, py:py + (ncy - 1) * stride + 1:stride, px:px + (ncx - 1) * stride + 1:stride, :]
+    sy, sx = _pair(stride)
+    return P[:, py:py + (ncy - 1) * sy + 1:sy, px:px + (ncx - 1) * sx + 1:sx, :]
 
 
 def _check(W: np.ndarray, coarse_shape, fine_shape, stride):
     nk, py, px, nf = W.shape
-    if py != px:
-        raise ValueError("square patches only")
     if coarse_shape[2] != nk or fine_shape[2] != nf:
         raise ValueError(f"weights {W.shape} do not fit coarse {coarse_shape} / fine {fine_shape}")
-    for c, f in zip(coarse_shape[:2], fine_shape[:2]):
-        if c * stride != f:
+    for c, f, s, p in zip(coarse_shape[:2], fine_shape[:2], _pair(stride), (py, px)):
+        if c * s != f:
             raise ValueError(f"coarse {coarse_shape} x stride {stride} != fine {fine_shape}")
-    if py < stride:
-        raise ValueError("patch smaller than stride")
+        if p < s:
+            raise ValueError("patch smaller than stride")
 
 
-def phi(W: np.ndarray, a: np.ndarray, fine_shape, stride: int) -> np.ndarray:
-    """Reconstruction Phi a: coarse activity a [B, ncy, ncx, nk] -> fine [B, nfy, nfx, nff]."""
+def phi(W: np.ndarray, a: np.ndarray, fine_shape, stride) -> np.ndarray:
+    """Reconstruction Phi a: coarse activity a [B, ncy, ncx, nk] -> fine [B, nfy, nfx, nff].
+    `stride`: an int, or (sy, sx) when the axes differ; the patch is W.shape[1:3] (py, px)."""
     B, ncy, ncx, nk = a.shape
     nfy, nfx, nff = fine_shape
     _check(W, (ncy, ncx, nk), fine_shape, stride)
-    p = W.shape[1]
-    loy, Ly = _padded(nfy, ncy, stride, p)
-    lox, Lx = _padded(nfx, ncx, stride, p)
+    sy, sx = _pair(stride)
+    pyn, pxn = W.shape[1], W.shape[2]
+    loy, Ly = _padded(nfy, ncy, sy, pyn)
+    lox, Lx = _padded(nfx, ncx, sx, pxn)
     P = np.zeros((B, Ly, Lx, nff))
-    for py in range(p):
-        for px in range(p):
-            _tap(P, py, px, ncy, ncx, stride)[...] += np.einsum("byxk,kf->byxf", a, W[:, py, px, :])
+    for py in range(pyn):
+        for px in range(pxn):
+            _tap(P, py, px, ncy, ncx, (sy, sx))[...] += np.einsum("byxk,kf->byxf", a, W[:, py, px, :])
     return P[:, loy:loy + nfy, lox:lox + nfx, :]
 
 
-def _pad_fine(e: np.ndarray, coarse_shape, stride: int, patch: int) -> np.ndarray:
+def _pad_fine(e: np.ndarray, coarse_shape, stride, patch) -> np.ndarray:
     B, nfy, nfx, nff = e.shape
-    loy, Ly = _padded(nfy, coarse_shape[0], stride, patch)
-    lox, Lx = _padded(nfx, coarse_shape[1], stride, patch)
+    (sy, sx), (py, px) = _pair(stride), _pair(patch)
+    loy, Ly = _padded(nfy, coarse_shape[0], sy, py)
+    lox, Lx = _padded(nfx, coarse_shape[1], sx, px)
     P = np.zeros((B, Ly, Lx, nff))
     P[:, loy:loy + nfy, lox:lox + nfx, :] = e
     return P
 
 
-def _patches(P: np.ndarray, ncy: int, ncx: int, stride: int, patch: int) -> np.ndarray:
+def _patches(P: np.ndarray, ncy: int, ncx: int, stride, patch) -> np.ndarray:
     """Every coarse neuron's receptive field on the padded fine layer: [B, ncy, ncx, py, px, nf]
-    (a strided view: element [b, cy, cx, py, px, f] is P[b, cy*stride + py, cx*stride + px, f])."""
-    win = np.lib.stride_tricks.sliding_window_view(P, (patch, patch), axis=(1, 2))  # [B, Y, X, nf, py, px]
-    win = win[:, 0:(ncy - 1) * stride + 1:stride, 0:(ncx - 1) * stride + 1:stride]
+    (a strided view: element [b, cy, cx, py, px, f] is P[b, cy*sy + py, cx*sx + px, f])."""
+    (sy, sx), (py, px) = _pair(stride), _pair(patch)
+    win = np.lib.stride_tricks.sliding_window_view(P, (py, px), axis=(1, 2))  # [B, Y, X, nf, py, px]
+    win = win[:, 0:(ncy - 1) * sy + 1:sy, 0:(ncx - 1) * sx + 1:sx]
     return np.moveaxis(win, 3, 5)
 
 
-def phi_t(W: np.ndarray, e: np.ndarray, coarse_shape, stride: int) -> np.ndarray:
+def phi_t(W: np.ndarray, e: np.ndarray, coarse_shape, stride) -> np.ndarray:
     """Adjoint Phi^T e: fine e [B, nfy, nfx, nff] -> coarse [B, ncy, ncx, nk]."""
     ncy, ncx, nk = coarse_shape
     _check(W, coarse_shape, e.shape[1:], stride)
-    p = W.shape[1]
+    p = (W.shape[1], W.shape[2])
     P = _pad_fine(e, coarse_shape, stride, p)
     return np.einsum("byxijf,kijf->byxk", _patches(P, ncy, ncx, stride, p), W, optimize=True)
 
 
-def hebbian(a: np.ndarray, e: np.ndarray, patch: int, stride: int) -> np.ndarray:
-    """dW[k, py, px, f] = mean_b sum_{cy, cx} a[b, cy, cx, k] e[b, y(cy, py), x(cx, px), f]."""
+def hebbian(a: np.ndarray, e: np.ndarray, patch, stride) -> np.ndarray:
+    """dW[k, py, px, f] = mean_b sum_{cy, cx} a[b, cy, cx, k] e[b, y(cy, py), x(cx, px), f].
+    `patch` and `stride`: ints, or (y, x) pairs."""
     B, ncy, ncx, nk = a.shape
     P = _pad_fine(e, (ncy, ncx, nk), stride, patch)
     return np.einsum("byxk,byxijf->kijf", a, _patches(P, ncy, ncx, stride, patch), optimize=True) / B
@@ -294,6 +305,8 @@ class LCANetwork:
     def learn(self, a, e):
         d = self.dictionary
         dW = hebbian(a, e, d.patch, self.stride)
+        if not np.any(dW):  # no evidence (all errors masked, or no activity): nothing changes
+            return
         if d.momentum > 0:
             self.velocity = d.momentum * self.velocity + dW
             self.W = self.W + d.learning_rate * self.velocity

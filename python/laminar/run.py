@@ -108,7 +108,7 @@ class Run:
         return out
 
     def recorder(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """An ActivityRecorder's (steps [samples], data [samples, batch, ny, nx, nf])."""
+        """An ActivityRecorder's or ImageWriter's (steps [samples], data [samples, batch, ny, nx, nf])."""
         p = self.probe(name)
         return p.step, p.data.get("data", np.zeros((0,)))  # no samples yet: no dataset
 

@@ -353,7 +353,10 @@ TEST(ImageInput, PresentationOrderAndShuffle) {
     EXPECT_EQ(in.dataset_size(), 5);
     std::vector<long> shown;
     for (long n = 0; n < 15; ++n) {
-      if (n > 0) in.update(n);
+      if (n > 0) {
+        in.begin_step(n);  // input layers load new data at the start of a step
+        in.update(n);
+      }
       EXPECT_EQ(in.fires(n), n % 3 == 0);
       if (n % 3 == 0) shown.insert(shown.end(), in.current_items()->begin(), in.current_items()->end());
     }
@@ -368,7 +371,10 @@ TEST(ImageInput, PresentationOrderAndShuffle) {
     EXPECT_EQ(in.dataset_size(), 4);
     std::vector<long> shown;
     for (long n = 0; n < 24; ++n) {
-      if (n > 0) in.update(n);
+      if (n > 0) {
+        in.begin_step(n);  // input layers load new data at the start of a step
+        in.update(n);
+      }
       if (n % 3 == 0) shown.insert(shown.end(), in.current_items()->begin(), in.current_items()->end());
     }
     ASSERT_EQ(shown.size(), 16u);  // four epochs of four images
