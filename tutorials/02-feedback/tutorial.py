@@ -160,73 +160,104 @@ def main():
 
     # 4. nearest-centre classification and the shift toward the printed class
     results = dict(settings=cfg, n_train=n_train, n_test=n_test, train_energy=train_energy, feedback={})
+    arrays = dict(y_train=y_train, y_test=y_test)
     for s, r in res.items():
+        fb = f"fb{int(s)}"
         out_s = {}
         for layer in ("H1", "P1"):
-            ctr = {c: r["centres_run"][layer][y_train == c].mean(axis=0) for c in (A, B)}
-            train_acc = float(np.mean([A if np.linalg.norm(x - ctr[A]) < np.linalg.norm(x - ctr[B]) else B
-                                       for x in r["centres_run"][layer]] == y_train))
+            train_codes = r["centres_run"][layer]
+            ctr = {c: train_codes[y_train == c].mean(axis=0) for c in (A, B)}
             dist = lambda X, c: np.linalg.norm(X - ctr[c][None, :], axis=1)  # noqa: E731
+            train_pred = np.where(dist(train_codes, A) < dist(train_codes, B), A, B)
             before = r["before"][layer]
             dA, dB = dist(before, A), dist(before, B)
             pred = np.where(dA < dB, A, B)
-            other = np.where(pred == A, B, A)
+            other = np.where(pred == A, B, A)  # the printed stream shows the class the digit was NOT given
             after = np.stack([r[f"after{o}"][layer][i] for i, o in enumerate(other)])
-            axis = {c: ctr[(B if c == A else A)] - ctr[c] for c in (A, B)}  # from the predicted towards the other
-            shift = np.array([np.dot(after[i] - before[i], axis[p]) / np.dot(axis[p], axis[p])
-                              for i, p in enumerate(pred)])
+            # control: the printed stream shows the class H1 already gave it (same axis: expect <= 0)
+            same = np.stack([r[f"after{p}"][layer][i] for i, p in enumerate(pred)])
+            shift_same = np.array([np.dot(same[i] - before[i], ctr[o] - ctr[p]) / np.sum((ctr[o] - ctr[p]) ** 2)
+                                   for i, (p, o) in enumerate(zip(pred, other))])
             aA, aB = dist(after, A), dist(after, B)
             pred_after = np.where(aA < aB, A, B)
-            out_s[layer] = dict(centre_distance=float(np.linalg.norm(ctr[A] - ctr[B])), train_accuracy=train_acc,
+            # shift: the code's displacement projected on the line from the predicted class's centre to the
+            # other one, in units of the centres' distance (0: not moved; 1: moved by a whole centre distance)
+            shift = np.array([np.dot(after[i] - before[i], ctr[o] - ctr[p]) / np.sum((ctr[o] - ctr[p]) ** 2)
+                              for i, (p, o) in enumerate(zip(pred, other))])
+            out_s[layer] = dict(centre_distance=float(np.linalg.norm(ctr[A] - ctr[B])),
+                                train_accuracy=float(np.mean(train_pred == y_train)),
                                 test_accuracy_before=float(np.mean(pred == y_test)),
                                 d_before={str(A): dA.tolist(), str(B): dB.tolist()},
                                 d_after={str(A): aA.tolist(), str(B): aB.tolist()},
                                 pred_before=pred.tolist(), pred_after=pred_after.tolist(), shift=shift.tolist(),
                                 shift_mean=float(shift.mean()), shift_median=float(np.median(shift)),
+                                shift_min=float(shift.min()), shift_max=float(shift.max()),
                                 flipped=float(np.mean(pred_after != pred)),
+                                shift_same_mean=float(shift_same.mean()),
                                 move_norm=float(np.mean(np.linalg.norm(after - before, axis=1))))
-        out_s["_pred"] = out_s["H1"]["pred_before"]
+            arrays.update({f"{fb}_{layer}_train": train_codes, f"{fb}_{layer}_before": before,
+                           f"{fb}_{layer}_after": after, f"{fb}_{layer}_centre{A}": ctr[A],
+                           f"{fb}_{layer}_centre{B}": ctr[B]})
         results["feedback"][str(s)] = out_s
 
-    # the example: the test digit nearest the H1 class boundary (feedback on, before)
+    # the example: the test digit nearest the H1 class boundary with feedback on ("before")
     h = results["feedback"]["1.0"]["H1"]
     dA, dB = np.array(h["d_before"][str(A)]), np.array(h["d_before"][str(B)])
-    rel = np.abs(dA - dB) / (dA + dB)
-    ex = int(np.argmin(rel))
-    results["example"] = dict(index=ex, label=int(y_test[ex]), predicted=int(h["pred_before"][ex]),
-                              printed=int(B if h["pred_before"][ex] == A else A))
+    ex = int(np.argmin(np.abs(dA - dB) / (dA + dB)))
+    X = dict(index=ex, label=int(y_test[ex]), predicted=int(h["pred_before"][ex]),
+             printed=int(B if h["pred_before"][ex] == A else A))
     for s in STRENGTHS:
         for layer in ("H1", "P1"):
             L = results["feedback"][str(s)][layer]
-            results["example"][f"fb{int(s)}_{layer}"] = dict(
-                before={c: L["d_before"][c][ex] for c in (str(A), str(B))},
-                after={c: L["d_after"][c][ex] for c in (str(A), str(B))}, shift=L["shift"][ex])
-    for s in STRENGTHS:
-        for L in results["feedback"][str(s)].values():
-            if isinstance(L, dict):
-                pass
+            X[f"fb{int(s)}_{layer}"] = dict(before={c: L["d_before"][c][ex] for c in (str(A), str(B))},
+                                            after={c: L["d_after"][c][ex] for c in (str(A), str(B))},
+                                            shift=L["shift"][ex], pred_before=L["pred_before"][ex],
+                                            pred_after=L["pred_after"][ex])
+    results["example"] = X
+    # the digits near the boundary: the 10% of test digits with the smallest relative margin
+    near = np.argsort(np.abs(dA - dB) / (dA + dB))[:max(1, n_test // 10)]
+    results["near_boundary"] = {str(s): dict(
+        count=int(len(near)),
+        shift_mean=float(np.mean(np.array(results["feedback"][str(s)]["H1"]["shift"])[near])),
+        flipped=float(np.mean(np.array(results["feedback"][str(s)]["H1"]["pred_after"])[near] !=
+                              np.array(results["feedback"][str(s)]["H1"]["pred_before"])[near])))
+        for s in STRENGTHS}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
+    np.savez(os.path.join(out, "codes.npz"), **arrays)
 
-    # 5. summary
-    X = results["example"]
+    # 5. figures
+    from plots import plot_results  # noqa: E402
+
+    pngs = plot_results(out, results)
+
+    # 6. summary
     print()
-    print(f"Example: test digit {ex} (label {X['label']}), nearest to the H1 class boundary; predicted "
-          f"{X['predicted']}; printed stream then shows a {X['printed']}")
+    print(f"Example: test digit {ex} (label {X['label']}), the nearest to the class boundary in H1's feature space "
+          f"(feedback on); classified {X['predicted']}; the printed stream then shows a {X['printed']}")
+    print("  distances to the class centres (Euclidean, in the layer's activity space):")
     for s in STRENGTHS:
         for layer in ("P1", "H1"):
             E = X[f"fb{int(s)}_{layer}"]
-            print(f"  feedback {s:g}, {layer}: before ({A} = {E['before'][str(A)]:.4f}, {B} = {E['before'][str(B)]:.4f})"
-                  f"  after ({A} = {E['after'][str(A)]:.4f}, {B} = {E['after'][str(B)]:.4f})  shift {E['shift']:+.3f}")
+            print(f"  feedback {s:g}, {layer}: before ({A} = {E['before'][str(A)]:.4f}, {B} = {E['before'][str(B)]:.4f}) "
+                  f"-> {E['pred_before']}; after ({A} = {E['after'][str(A)]:.4f}, {B} = {E['after'][str(B)]:.4f}) "
+                  f"-> {E['pred_after']}; shift toward {X['printed']}: {E['shift']:+.3f}")
     print()
+    print(f"All {n_test} held-out handwritten digits (shift: displacement toward the printed class's centre, "
+          f"in units of the centres' distance):")
     for s in STRENGTHS:
         for layer in ("P1", "H1"):
             L = results["feedback"][str(s)][layer]
-            print(f"all {n_test} test digits, feedback {s:g}, {layer}: accuracy before {L['test_accuracy_before']:.3f}"
-                  f" (train {L['train_accuracy']:.3f}); shift toward the printed class mean {L['shift_mean']:+.3f}"
-                  f" median {L['shift_median']:+.3f}; flipped {L['flipped']:.3f}; mean |code change| {L['move_norm']:.4f}"
-                  f" (centre distance {L['centre_distance']:.4f})")
-    print(f"({time.time() - t_start:.0f} s)")
+            print(f"  feedback {s:g}, {layer}: accuracy {L['test_accuracy_before']:.3f} (train {L['train_accuracy']:.3f});"
+                  f" shift mean {L['shift_mean']:+.3f} (median {L['shift_median']:+.3f}, range {L['shift_min']:+.3f}"
+                  f" .. {L['shift_max']:+.3f}); classification flipped for {L['flipped']:.1%};"
+                  f" control (print shows the class it was given): shift mean {L['shift_same_mean']:+.3f}")
+    for s in STRENGTHS:
+        nb = results["near_boundary"][str(s)]
+        print(f"  feedback {s:g}, H1, the {nb['count']} digits nearest the boundary: shift mean {nb['shift_mean']:+.3f};"
+              f" flipped {nb['flipped']:.1%}")
+    print("wrote " + ", ".join(os.path.relpath(p) for p in pngs) + f", {os.path.relpath(os.path.join(out, 'results.json'))}"
+          f" ({time.time() - t_start:.0f} s)")
 
 
 if __name__ == "__main__":
