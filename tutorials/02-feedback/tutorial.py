@@ -7,12 +7,13 @@ that reconstructs both streams' membrane potentials, with top-down Feedback (eq.
 two error layers into H1 and T1.
 
   1. make_data.py: training pairs (handwritten, printed) of the same class, two confusable classes
-     (default 3 and 8), held-out handwritten test digits, printed digits of each class, blank images
+     (default 3 and 8), held-out handwritten test digits and printed digits of each class
   2. train the network on the pairs (all four dictionaries learn; feedback on)
   3. with the learned, fixed dictionaries, for feedback strength 1 and 0:
-       centres:  the training handwritten digits alone (printed stream blank): H1 and P1 codes ->
+       centres:  the training handwritten digits alone (printed stream absent: its joint
+                 error EJT is not delivered to P1): H1 and P1 codes ->
                  class centres (the mean code of each class)
-       before:   each handwritten test digit alone (printed stream blank)
+       before:   each handwritten test digit alone (printed stream absent)
        after:    each handwritten test digit with a printed digit of class C, for each class C
   4. every test digit is classified by the nearest class centre in H1's feature space (its
      activity a_H1) from "before"; the test digit nearest the class boundary is the example; the
@@ -20,7 +21,7 @@ two error layers into H1 and T1.
      H1's own code moves toward that class: the distances to both centres before and after, and
      the shift of the code along the line between the centres, as a fraction of the centres'
      distance (0: no move, 1: a whole centre-to-centre distance)
-  5. figures (feedback.png, codes.png), results.json, and a summary printed
+  5. figures (feedback.png, data.png), results.json, codes.npz, and a summary printed
 
 usage: tutorial.py [--output DIR] [--laminar EXE] [--tiny] [--classes A B] [--epochs N] [--set KEY=VALUE]...
   --tiny: a seconds-long version (fewer digits and epochs) for the test suite.
