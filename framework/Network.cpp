@@ -93,6 +93,7 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
         std::string msg = path + ".type: unknown " + category_name(cat) + " type '" + type.Scalar() + "'" +
                           did_you_mean(type.Scalar(), registry.names(cat)) + "; known:";
         for (const auto& n : registry.names(cat)) msg += " " + n;
+        msg += " (a kind from a plugin needs the plugin listed under `plugins:` or given with --plugin)";
         throw UserError(doc.location(type, path + ".type"), msg);
       }
       out.push_back(ObjectSpec{kind, name, doc.validate(block, path, kind->schema, {"type"}, kv.first)});

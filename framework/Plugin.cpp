@@ -48,6 +48,9 @@ void Registry::load_plugin(const std::string& path, const std::string& where) {
   loading_ = file;
   try {
     do_register(*this);
+  } catch (const UserError& e) {  // e.g. a kind name clash, which names the plugin already
+    loading_.clear();
+    fail(e.what());
   } catch (const std::exception& e) {
     loading_.clear();
     fail(std::string("plugin '") + path + "': " + e.what());
