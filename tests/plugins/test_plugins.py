@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Plugins end to end, as a researcher would use them.
 
-Usage: test_plugins.py CMAKE BUILD_DIR SOURCE_DIR GENERATOR CXX_COMPILER
+Usage: test_plugins.py CMAKE BUILD_DIR SOURCE_DIR GENERATOR CXX_COMPILER MPIRUN|none
 
 1. Installs the current build tree into a temporary prefix (`cmake --install BUILD --prefix TMP`).
 2. Builds tutorials/05-custom-plugin (a copy) against it with find_package(Laminar) and
@@ -9,7 +9,7 @@ Usage: test_plugins.py CMAKE BUILD_DIR SOURCE_DIR GENERATOR CXX_COMPILER
 3. Runs the tutorial's params.yaml (its `plugins:` entry relative to the params file's folder) with
    the installed laminar from another folder, on generated images, and checks the plugin probe's
    output against numpy (the tutorial's check.py, recomputing winners from the recorded V1 code),
-   including a tampered copy that check.py must reject.
+   including a tampered copy that check.py must reject; with MPI, again under `mpirun -np 2`.
 4. Builds small broken plugins (tests/plugins/bad) and checks that each gives its clear error:
    missing file, not a shared library, missing symbol, wrong API version, kind name clashing with
    a built-in kind and with another plugin's; plus `plugins:` errors with file:line:col.
@@ -47,7 +47,7 @@ def expect_error(what, cmd, substrings, cwd=None):
 
 
 def main():
-    cmake, build, source, generator, cxx = sys.argv[1:6]
+    cmake, build, source, generator, cxx, mpirun = sys.argv[1:7]
     tmp = tempfile.mkdtemp(prefix="laminar-plugins-")
     try:
         prefix = os.path.join(tmp, "prefix")
@@ -112,6 +112,20 @@ def main():
             w[1, 2] = (w[1, 2] + 1) % 16
         if sh([sys.executable, os.path.join(tut, "check.py"), bad], check=False).returncode != 1:
             failures.append("check.py accepted a tampered winner")
+        if mpirun != "none":  # every process loads the plugin; the probe gathers V1 onto rank 0
+            out2 = os.path.join(tmp, "out-mpi")
+            env = dict(os.environ, OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+                       OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+            cmd = [mpirun, "--oversubscribe", "-np", "2", laminar, "run", params, "-q", "--set",
+                   f"layers.Input.path={data}", "--output", out2, "--set", "simulation.mpi_rows=2"]
+            r = subprocess.run(cmd, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                failures.append(f"mpirun -np 2: exit {r.returncode}: {r.stdout} {r.stderr}")
+            else:
+                r = sh([sys.executable, os.path.join(tut, "check.py"), out2], check=False)
+                print("mpirun -np 2:", r.stdout.strip().splitlines()[-1])
+                if r.returncode != 0:
+                    failures.append("mpirun -np 2: " + r.stdout)
         # The same plugin from --plugin and from plugins: is loaded once (no clash with itself).
         sh(run + ["--plugin", plugin], cwd=elsewhere)
 
