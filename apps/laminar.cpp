@@ -11,14 +11,18 @@
 #include "framework/Describe.hpp"
 #include "framework/Network.hpp"
 #include "framework/Output.hpp"
+#include "framework/Plugin.hpp"
 #include "framework/Simulation.hpp"
 
 using namespace laminar;
 
 namespace {
 
-NetworkSpec load_spec(const std::string& file, const std::vector<std::string>& sets, const std::string& steps,
-                      const std::string& output) {
+// `registry` is a copy of the built-in one with the --plugin libraries loaded; the params file's
+// own `plugins:` are loaded into it here, before the document is validated. The spec points into
+// `registry`, which must outlive it.
+NetworkSpec load_spec(Registry& registry, const std::string& file, const std::vector<std::string>& sets,
+                      const std::string& steps, const std::string& output) {
   ParamsDocument doc = ParamsDocument::load(file);
   for (const auto& s : sets) doc.set_override(s);
   if (!steps.empty()) doc.set_override("simulation.steps=" + steps, "--steps " + steps);
@@ -27,7 +31,8 @@ NetworkSpec load_spec(const std::string& file, const std::vector<std::string>& s
     for (char c : output) quoted += c == '\'' ? std::string("''") : std::string(1, c);
     doc.set_override("simulation.output='" + quoted + "'", "--output " + output);
   }
-  return NetworkSpec::from(doc, Registry::builtin());
+  load_params_plugins(registry, doc);
+  return NetworkSpec::from(doc, registry);
 }
 
 int run_main(int argc, char** argv) {
@@ -36,7 +41,7 @@ int run_main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("laminar ") + LAMINAR_VERSION);
 
   std::string params_file, steps, output;
-  std::vector<std::string> sets;
+  std::vector<std::string> sets, plugins;
   bool quiet = false, verbose = false;
 
   auto* run = app.add_subcommand("run", "Run a network: learn, infer and record what its probes ask for.");
@@ -44,12 +49,14 @@ int run_main(int argc, char** argv) {
   run->add_option("--steps", steps, "Override simulation.steps");
   run->add_option("--output,-o", output, "Override simulation.output (output directory)");
   run->add_option("--set", sets, "Override any value: --set layers.V1.lambda=0.2 (repeatable)");
+  run->add_option("--plugin", plugins, "Load kinds from this plugin (shared library; repeatable; relative to the current folder)")->allow_extra_args(false);
   run->add_flag("--quiet,-q", quiet, "No progress output");
   run->add_flag("--verbose,-v", verbose, "Print the resolved network before running");
 
   auto* check = app.add_subcommand("check", "Validate a params file and print the resolved network and its schedule.");
   check->add_option("params", params_file, "YAML params file")->required();
   check->add_option("--set", sets, "Override any value (as for run)");
+  check->add_option("--plugin", plugins, "Load kinds from this plugin (shared library; repeatable; relative to the current folder)")->allow_extra_args(false);
 
   std::string kind, schedule_file;
   bool markdown = false;
@@ -58,6 +65,7 @@ int run_main(int argc, char** argv) {
   describe->add_option("--schedule", schedule_file, "Print the update schedule of this params file");
   describe->add_flag("--markdown", markdown, "The whole reference as Markdown (as in docs/reference/kinds.md)");
   describe->add_option("--set", sets, "Override any value (with --schedule)");
+  describe->add_option("--plugin", plugins, "Also document (and accept) the kinds of this plugin (repeatable)")->allow_extra_args(false);
 
   // An unknown command word: CLI11 would only say "A subcommand is required".
   const std::vector<std::string> commands{"run", "check", "describe"};
@@ -91,8 +99,12 @@ int run_main(int argc, char** argv) {
     throw UserError(msg + " (see `laminar " + (sub ? sub->get_name() + " " : std::string()) + "--help`)");
   }
 
+  // The built-in kinds plus the plugins' (lives as long as every spec and network made from it).
+  Registry registry = Registry::builtin();
+  for (const auto& p : plugins) registry.load_plugin(p, "--plugin " + p);
+
   if (*run) {
-    NetworkSpec spec = load_spec(params_file, sets, steps, output);
+    NetworkSpec spec = load_spec(registry, params_file, sets, steps, output);
     Network net(spec);
     // Under mpirun every process runs its part; rank 0 alone writes the output and reports.
     const Communicator& comm = Communicator::world();
@@ -107,15 +119,17 @@ int run_main(int argc, char** argv) {
     return 0;
   }
   if (*check) {
-    NetworkSpec spec = load_spec(params_file, sets, "", "");
+    NetworkSpec spec = load_spec(registry, params_file, sets, "", "");
     Network net(spec);
-    std::cout << params_file << ": OK\n" << summarize(net);
+    std::cout << params_file << ": OK\n";
+    for (const auto& p : registry.plugins()) std::cout << "plugin: " << p << "\n";
+    std::cout << summarize(net);
     return 0;
   }
   if (*describe) {
-    const Registry& reg = Registry::builtin();
+    const Registry& reg = registry;
     if (!schedule_file.empty()) {
-      Network net(load_spec(schedule_file, sets, "", ""));
+      Network net(load_spec(registry, schedule_file, sets, "", ""));
       std::cout << net.describe_schedule();
       return 0;
     }

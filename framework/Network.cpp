@@ -16,17 +16,29 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
   NetworkSpec spec;
   spec.file = doc.file();
   const YAML::Node& root = doc.root();
-  const std::vector<std::string> sections{"simulation", "layers", "connections", "probes"};
+  // `plugins:` (a list of shared libraries) is loaded into the registry before this is called
+  // (load_params_plugins, framework/Plugin.hpp); here it only has to be a list of paths.
+  const std::vector<std::string> sections{"simulation", "layers", "connections", "probes", "plugins"};
   std::set<std::string> seen_sections;
   for (const auto& kv : root) {
     std::string key = kv.first.Scalar();
     if (std::find(sections.begin(), sections.end(), key) == sections.end())
       throw UserError(doc.location(kv.first, key),
                       key + ": unknown section" + did_you_mean(key, sections) +
-                          "; expected simulation, layers, connections, probes");
+                          "; expected simulation, layers, connections, probes (and optionally plugins)");
     // yaml-cpp keeps both copies of a repeated key but root[key] sees only the first.
     if (!seen_sections.insert(key).second)
       throw UserError(doc.location(kv.first, key), key + ": section given twice; merge the two into one");
+  }
+
+  if (const YAML::Node& plugins = root["plugins"]; plugins.IsDefined() && !plugins.IsNull()) {
+    if (!plugins.IsSequence())
+      throw UserError(doc.location(plugins, "plugins"),
+                      "plugins: expected a list of plugin files, e.g. `plugins: [build/my_plugin.so]`");
+    for (std::size_t i = 0; i < plugins.size(); ++i)
+      if (!plugins[i].IsScalar())
+        throw UserError(doc.location(plugins[i], "plugins[" + std::to_string(i) + "]"),
+                        "plugins[" + std::to_string(i) + "]: expected the path of a plugin file (.so)");
   }
 
   YAML::Node sim_key;  // the `simulation:` key, where errors about the whole section point
@@ -81,6 +93,7 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
         std::string msg = path + ".type: unknown " + category_name(cat) + " type '" + type.Scalar() + "'" +
                           did_you_mean(type.Scalar(), registry.names(cat)) + "; known:";
         for (const auto& n : registry.names(cat)) msg += " " + n;
+        msg += " (a kind from a plugin needs the plugin listed under `plugins:` or given with --plugin)";
         throw UserError(doc.location(type, path + ".type"), msg);
       }
       out.push_back(ObjectSpec{kind, name, doc.validate(block, path, kind->schema, {"type"}, kv.first)});

@@ -57,8 +57,16 @@ Registry& Registry::builtin() {
 
 void Registry::add(KindInfo kind) {
   auto& m = kinds_[static_cast<int>(kind.category)];
-  if (m.count(kind.name))
-    throw UserError(category_name(kind.category) + " type '" + kind.name + "' is registered twice");
+  kind.origin = loading_;
+  auto from = [](const std::string& origin) {
+    return origin.empty() ? std::string("built-in") : "from plugin '" + origin + "'";
+  };
+  if (kind.name.empty())
+    throw UserError(category_name(kind.category) + " type with an empty name (" + from(kind.origin) + ")");
+  if (auto it = m.find(kind.name); it != m.end())
+    throw UserError(category_name(kind.category) + " type '" + kind.name + "' (" + from(kind.origin) +
+                    ") clashes with the existing " + category_name(kind.category) + " type '" + it->first + "' (" +
+                    from(it->second.origin) + "); kind names must be unique: rename one of them");
   std::string name = kind.name;
   m.emplace(name, std::move(kind));
 }

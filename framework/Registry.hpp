@@ -1,7 +1,8 @@
 #pragma once
 // The registry: type name -> factory + parameter schema + documentation, for layers,
 // connections and probes. Built-in kinds register through a list CMake generates from the
-// files in layers/, connections/ and probes/ (framework/BuiltinKinds.cpp.in).
+// files in layers/, connections/ and probes/ (framework/BuiltinKinds.cpp.in); plugins (shared
+// libraries, framework/Plugin.hpp) add theirs at run time into a copy of the built-in registry.
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,20 +55,34 @@ struct KindInfo {
   std::function<std::unique_ptr<Layer>(const BuildContext&)> make_layer;
   std::function<std::unique_ptr<Connection>(const BuildContext&)> make_connection;
   std::function<std::unique_ptr<Probe>(const BuildContext&)> make_probe;
+  std::string origin;       // set by Registry::add: "" for built-in kinds, else the plugin's file
 };
 
 class Registry {
  public:
-  // The registry with every built-in kind.
+  // The registry with every built-in kind. Programs that load plugins copy it
+  // (`Registry r = Registry::builtin();`) and load into the copy; the copy must outlive every
+  // NetworkSpec and Network made from it (they point into it).
   static Registry& builtin();
 
+  // Adds a kind; a user error if its name is taken in its category (naming both origins).
   void add(KindInfo kind);
   const KindInfo* find(Category c, const std::string& name) const;
   std::vector<std::string> names(Category c) const;
   std::vector<const KindInfo*> all() const;
 
+  // Load a plugin (a shared library made with LAMINAR_PLUGIN, framework/Plugin.hpp) and let it
+  // add its kinds. `where` says where the path came from and prefixes every error (e.g.
+  // "params.yaml:2:12: plugins[0]" or "--plugin x.so"). The same file loaded twice is loaded once.
+  // Libraries are never unloaded (the kinds' code lives in them). Defined in framework/Plugin.cpp.
+  void load_plugin(const std::string& path, const std::string& where);
+  // The plugins loaded into this registry (canonical paths, load order).
+  const std::vector<std::string>& plugins() const { return plugins_; }
+
  private:
   std::map<std::string, KindInfo> kinds_[3];
+  std::vector<std::string> plugins_;
+  std::string loading_;  // the plugin whose laminar_register is running ("" otherwise)
 };
 
 void register_builtin_kinds(Registry& registry);
