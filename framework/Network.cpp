@@ -48,6 +48,8 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
   sim.write_csv = sp.boolean("csv");
   sim.checkpoint_every = sp.integer("checkpoint_every");
   sim.checkpoint_keep = int(sp.integer("checkpoint_keep"));
+  sim.nan_check = sp.integer("nan_check");
+  sim.resume = sp.boolean("resume");
   sim.mpi_rows = int(sp.integer("mpi_rows"));
   sim.mpi_columns = int(sp.integer("mpi_columns"));
   sim.mpi_batch_groups = int(sp.integer("mpi_batch_groups"));
