@@ -146,10 +146,11 @@ std::string CheckpointWriter::write(const Network& net, long step, const OutputM
     throw UserError(final_path + ": cannot rename the finished checkpoint into place");
   fsync_path(dir_);
 
-  // Keep the newest `keep_` complete checkpoints.
+  // Keep the newest `keep_` complete checkpoints; remove temporary files of killed runs.
   std::vector<std::string> all;
   for (const auto& e : fs::directory_iterator(dir_)) {
     std::string n = e.path().filename().string();
+    if (n.rfind(".step-", 0) == 0 && e.path().extension() == ".tmp") fs::remove(e.path(), ec);
     if (n.rfind("step-", 0) == 0 && e.path().extension() == ".h5") all.push_back(e.path().string());
   }
   std::sort(all.begin(), all.end());
@@ -229,7 +230,8 @@ class H5Reader {
 
 // Run-length settings a resumed run may change.
 const std::set<std::string> kRunLengthKeys{"steps", "epochs", "output", "checkpoint_every", "checkpoint_keep",
-                                           "threads", "resume", "nan_check"};
+                                           "threads", "resume", "nan_check", "mpi_rows", "mpi_columns",
+                                           "mpi_batch_groups"};
 
 std::string scalar_text(const YAML::Node& n) {
   if (!n.IsDefined() || n.IsNull()) return "(absent)";
@@ -308,7 +310,7 @@ CheckpointInfo inspect_checkpoint(const std::string& path, const Network& net) {
   if (!diff.empty())
     throw UserError(path + ": checkpoint of a different network: " + diff + " is " + va + " there but " + vb +
                     " here (only simulation steps, epochs, output, checkpoint_every, checkpoint_keep, threads, "
-                    "resume and nan_check may change when resuming)");
+                    "resume, nan_check and the MPI decomposition may change when resuming)");
   if (info.step > net.steps())
     throw UserError(path + ": the checkpoint is at step " + std::to_string(info.step) + ", beyond simulation.steps " +
                     std::to_string(net.steps()) + " (give --steps of at least " + std::to_string(info.step) + ")");

@@ -42,7 +42,8 @@ std::string find_checkpoint(const std::string& path);
 // A checkpoint's header, checked against a network before anything is changed: a UserError if
 // the format version differs, or if it comes from a different network (the resolved params differ
 // in anything except run-length settings: simulation steps, epochs, output, checkpoint_every,
-// checkpoint_keep, threads, resume, nan_check), naming the first differing key.
+// checkpoint_keep, threads, resume, nan_check, mpi_*), naming the first differing key. The layers are
+// stored whole, so a checkpoint can be resumed at another rank count (bit-identical at the same one).
 struct CheckpointInfo {
   std::string path;
   long step = 0;

@@ -222,7 +222,7 @@ long Simulation::run() {
         const Layer& l = *net_.schedule()[std::size_t(where / (2 * batch))];
         const bool membrane = (where / batch) % 2 == 1;
         std::string msg = std::string(is_nan ? "NaN" : "Inf") + " in layer '" + l.name() + "' (" +
-                          (membrane ? "membrane" : "activity") + ") after step " + std::to_string(n) +
+                          (membrane ? "membrane" : "activity") + ") at step " + std::to_string(n) +
                           ", batch element " + std::to_string(where % batch) + "; ";
         out_.flush();
         restore_snapshot(good);
