@@ -138,7 +138,8 @@ int run_main(int argc, char** argv) {
   if (*check) {
     NetworkSpec spec = load_spec(params_file, sets, "", "");
     Network net(spec);
-    std::cout << params_file << ": OK\n" << summarize(net);
+    // Under mpirun (to see the per-process numbers of a decomposition) rank 0 reports.
+    if (Communicator::world().root()) std::cout << params_file << ": OK\n" << summarize(net);
     return 0;
   }
   if (*describe) {

@@ -230,7 +230,15 @@ elif case == "refuse":
         f.write(b"\0" * 4096)
     r = run(p, "--resume", expect=2)
     assert "laminar.h5: cannot resume this output: the file is damaged" in r.stderr, r.stderr
-    print("refusals: different network, format version, missing checkpoint, damaged output")
+    # `laminar check` reports memory per process by buffer: V1 6x6x4 x batch 2 x (activity, membrane,
+    # 2 channels, nan_check copies of activity and membrane) floats = 6912 bytes.
+    r = subprocess.run([laminar, "check", p], capture_output=True, text=True, check=True)
+    line = [l for l in r.stdout.splitlines() if "layers.V1:" in l][0]
+    assert "6x6x4 neurons x batch 2 x 6 buffers" in line and abs(float(line.split()[0]) * 2**20 - 6912) < 5, line
+    assert "per process" in r.stdout, r.stdout
+    r = subprocess.run([laminar, "check", p, "--set", "layers.V1.nf=16000000", "--set", "simulation.batch_size=8"], capture_output=True, text=True)
+    assert r.returncode == 2 and "layers.V1: needs about" in r.stderr and "available per process" in r.stderr, r.stderr
+    print("refusals: different network, format version, missing checkpoint, damaged output; check's memory table")
 
 elif case == "mpi":
     p = make(steps=200, every=30)
