@@ -6,7 +6,9 @@
 #include <fstream>
 #include <iostream>
 #include <new>
+#include <optional>
 
+#include "framework/Checkpoint.hpp"
 #include "framework/Communicator.hpp"
 #include "framework/Describe.hpp"
 #include "framework/Network.hpp"
@@ -43,6 +45,8 @@ int run_main(int argc, char** argv) {
   std::string params_file, steps, output;
   std::vector<std::string> sets, plugins;
   bool quiet = false, verbose = false;
+  std::string restart;
+  bool resume = false;
 
   auto* run = app.add_subcommand("run", "Run a network: learn, infer and record what its probes ask for.");
   run->add_option("params", params_file, "YAML params file")->required();
@@ -52,6 +56,11 @@ int run_main(int argc, char** argv) {
   run->add_option("--plugin", plugins, "Load kinds from this plugin (shared library; repeatable; relative to the current folder)")->allow_extra_args(false);
   run->add_flag("--quiet,-q", quiet, "No progress output");
   run->add_flag("--verbose,-v", verbose, "Print the resolved network before running");
+  run->add_option("--restart", restart,
+                  "Continue from this checkpoint file, or the newest complete checkpoint in this folder");
+  run->add_flag("--resume", resume,
+                "Continue from the newest complete checkpoint in the output directory if there is one "
+                "(else start); the output so far is kept (as simulation.resume: true)");
 
   auto* check = app.add_subcommand("check", "Validate a params file and print the resolved network and its schedule.");
   check->add_option("params", params_file, "YAML params file")->required();
@@ -112,18 +121,41 @@ int run_main(int argc, char** argv) {
     if (verbose) std::cout << summarize(net);
     if (!quiet && comm.size() > 1)
       std::cout << "laminar: " << comm.size() << " MPI processes, " << comm.decomposition().str() << "\n";
-    Output out(net.sim().output, comm.root());
+    // Which checkpoint to continue from, checked against this network before the output is touched.
+    std::string from;
+    if (!restart.empty()) {
+      from = find_checkpoint(restart);
+      if (from.empty()) throw UserError(restart + ": no complete checkpoint in this folder");
+    } else if (resume || net.sim().resume) {
+      std::error_code ec;
+      if (std::filesystem::is_directory(net.sim().output, ec)) from = find_checkpoint(net.sim().output);
+    }
+    std::optional<CheckpointInfo> info;
+    if (!from.empty()) info = inspect_checkpoint(from, net);
+    Output out(net.sim().output, comm.root(), info ? &info->mark : nullptr);
     Simulation sim(net, out, RunOptions{quiet, verbose});
-    long n = sim.run();
+    if (info) {
+      sim.resume(*info);
+      if (!quiet) {
+        std::cout << "laminar: resuming at step " << info->step << " from " << info->path << "\n";
+        if (!out.resumed())
+          std::cout << "laminar: note: " << out.file_path() << " did not exist; the new one holds the output from step "
+                    << info->step << " on\n";
+      }
+    }
+    long n = sim.run() - sim.first_step();
     if (!quiet) std::cout << "laminar: ran " << n << " steps; output in " << out.file_path() << "\n";
     return 0;
   }
   if (*check) {
     NetworkSpec spec = load_spec(registry, params_file, sets, "", "");
     Network net(spec);
-    std::cout << params_file << ": OK\n";
-    for (const auto& p : registry.plugins()) std::cout << "plugin: " << p << "\n";
-    std::cout << summarize(net);
+    // Under mpirun (to see the per-process numbers of a decomposition) rank 0 reports.
+    if (Communicator::world().root()) {
+      std::cout << params_file << ": OK\n";
+      for (const auto& p : registry.plugins()) std::cout << "plugin: " << p << "\n";
+      std::cout << summarize(net);
+    }
     return 0;
   }
   if (*describe) {
@@ -177,6 +209,10 @@ int main(int argc, char** argv) {
   int code = 0;
   try {
     return run_main(argc, argv);
+  } catch (const RunStopped& e) {
+    // Every process stopped at the same step (a collective decision): a clean exit, no MPI_Abort.
+    if (comm.root()) std::cerr << "laminar: stopped: " << e.what() << std::endl;
+    return e.code();
   } catch (const UserError& e) {
     std::cerr << "laminar: error" << who << ": " << e.what() << std::endl;
     code = 2;

@@ -175,6 +175,13 @@ std::vector<StateArray> ConvolutionConnection::state() const {
   return out;
 }
 
+void ConvolutionConnection::set_state(const std::string& name, const float* data) {
+  std::vector<float>* target = name == "weights" ? &weights_ : name == "velocity" ? &velocity_ : nullptr;
+  if (!target) Connection::set_state(name, data);
+  std::copy_n(data, target->size(), target->begin());
+  ++version_;  // the transposed copy is stale
+}
+
 void laminar_register_ConvolutionConnection(Registry& r) {
   Schema s = Connection::common_schema();
   s.integer("patch_size", std::nullopt, 1, 4096, "Kernel width and height, counted on the finer layer.")

@@ -24,6 +24,7 @@ class ConvolutionConnection : public Connection {
   bool has_weights() const override { return true; }
   WeightsView weights() const override;
   std::vector<StateArray> state() const override;
+  void set_state(const std::string& name, const float* data) override;
 
   // out += scale * Phi in (forward: this connection's direction) or Phi^T in (adjoint: the
   // opposite direction, as a Transpose delivers).

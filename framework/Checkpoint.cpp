@@ -4,9 +4,12 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 namespace fs = std::filesystem;
 
@@ -14,7 +17,7 @@ namespace laminar {
 
 namespace {
 
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = kCheckpointFormatVersion;
 
 void fsync_path(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
@@ -48,9 +51,12 @@ class H5File {
     H5Sclose(space);
     if (st < 0) throw UserError(path_ + ": writing " + name + " failed (disk full?)");
   }
-  void attribute(const std::string& name, long long value) {
+  void attribute(const std::string& name, long long value, const std::string& object = "/") {
+    hid_t obj = H5Oopen(id_, object.c_str(), H5P_DEFAULT);
+    if (obj < 0) throw UserError(path_ + ": writing attribute " + object + "@" + name + " failed");
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(id_, name.c_str(), H5T_NATIVE_LLONG, space, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = H5Acreate2(obj, name.c_str(), H5T_NATIVE_LLONG, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Oclose(obj);
     herr_t st = H5Awrite(a, H5T_NATIVE_LLONG, &value);
     H5Aclose(a);
     H5Sclose(space);
@@ -83,7 +89,8 @@ std::vector<std::size_t> shape_of(const Tensor& t) {
 
 }  // namespace
 
-std::string CheckpointWriter::write(const Network& net, long step) const {
+std::string CheckpointWriter::write(const Network& net, long step, const OutputMark& mark,
+                                    const std::string& reason) const {
   // Under MPI every process takes part (the layers are gathered to rank 0, which writes).
   struct LayerState {
     Tensor activity, membrane;
@@ -111,6 +118,8 @@ std::string CheckpointWriter::write(const Network& net, long step) const {
     f.attribute("format_version", kFormatVersion);
     f.attribute("step", step);
     f.attribute("params", net.spec().resolved_yaml);
+    f.attribute("output_mark", mark.str());
+    f.attribute("reason", reason);
     for (std::size_t i = 0; i < states.size(); ++i) {
       const Layer& l = *net.layers()[i];
       const LayerState& st = states[i];
@@ -121,6 +130,11 @@ std::string CheckpointWriter::write(const Network& net, long step) const {
         std::vector<long long> v(st.items.begin(), st.items.end());
         f.dataset(g + "/items", H5T_NATIVE_LLONG, v.data(), {v.size()});
       }
+      for (const auto& [name, value] : l.counters()) f.attribute(name, value, g);
+    }
+    for (const auto& p : net.probes()) {
+      const std::vector<double> v = p->saved_state();
+      if (!v.empty()) f.dataset("probes/" + p->name() + "/state", H5T_NATIVE_DOUBLE, v.data(), {v.size()});
     }
     for (const auto& c : net.connections())
       for (const auto& s : c->state()) f.dataset("connections/" + c->name() + "/" + s.name, H5T_NATIVE_FLOAT, s.data, s.shape);
@@ -132,15 +146,214 @@ std::string CheckpointWriter::write(const Network& net, long step) const {
     throw UserError(final_path + ": cannot rename the finished checkpoint into place");
   fsync_path(dir_);
 
-  // Keep the newest `keep_` complete checkpoints.
+  // Keep the newest `keep_` complete checkpoints; remove temporary files of killed runs.
   std::vector<std::string> all;
   for (const auto& e : fs::directory_iterator(dir_)) {
     std::string n = e.path().filename().string();
+    if (n.rfind(".step-", 0) == 0 && e.path().extension() == ".tmp") fs::remove(e.path(), ec);
     if (n.rfind("step-", 0) == 0 && e.path().extension() == ".h5") all.push_back(e.path().string());
   }
   std::sort(all.begin(), all.end());
   for (std::size_t i = 0; i + keep_ < all.size(); ++i) fs::remove(all[i], ec);
   return final_path;
+}
+
+// ---- Reading ----------------------------------------------------------------------------------
+
+namespace {
+
+class H5Reader {
+ public:
+  explicit H5Reader(const std::string& path) : path_(path) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    id_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id_ < 0) throw UserError(path + ": cannot open the checkpoint (not an HDF5 file, or damaged)");
+  }
+  ~H5Reader() {
+    if (id_ >= 0) H5Fclose(id_);
+  }
+  bool has(const std::string& name) const { return H5Lexists(id_, name.c_str(), H5P_DEFAULT) > 0; }
+  bool has_attribute(const std::string& object, const std::string& name) const {
+    return H5Aexists_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+  }
+  long long integer(const std::string& name, const std::string& object = "/") const {
+    long long v = 0;
+    hid_t a = H5Aopen_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Aread(a, H5T_NATIVE_LLONG, &v) < 0) {
+      if (a >= 0) H5Aclose(a);
+      throw UserError(path_ + ": not a Laminar checkpoint (attribute " + object + "@" + name + " missing)");
+    }
+    H5Aclose(a);
+    return v;
+  }
+  std::string text(const std::string& name) const {
+    hid_t a = H5Aopen_by_name(id_, "/", name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) throw UserError(path_ + ": not a Laminar checkpoint (attribute " + name + " missing)");
+    hid_t type = H5Aget_type(a);
+    std::string out;
+    if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)) {
+      out.resize(H5Tget_size(type));
+      if (H5Aread(a, type, out.data()) < 0) out.clear();
+      while (!out.empty() && out.back() == '\0') out.pop_back();
+    }
+    H5Tclose(type);
+    H5Aclose(a);
+    return out;
+  }
+  // The whole dataset `name`, which must have `shape`.
+  template <class T>
+  std::vector<T> read(const std::string& name, hid_t type, const std::vector<std::size_t>& shape) const {
+    hid_t d = H5Dopen2(id_, name.c_str(), H5P_DEFAULT);
+    if (d < 0) throw UserError(path_ + ": dataset " + name + " is missing");
+    hid_t space = H5Dget_space(d);
+    const int rank = H5Sget_simple_extent_ndims(space);
+    std::vector<hsize_t> dims(std::max(rank, 0));
+    if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+    H5Sclose(space);
+    if (!shape.empty() && std::vector<std::size_t>(dims.begin(), dims.end()) != shape) {
+      H5Dclose(d);
+      throw UserError(path_ + ": dataset " + name + " has the wrong shape for this network");
+    }
+    std::size_t n = 1;
+    for (hsize_t x : dims) n *= std::size_t(x);
+    std::vector<T> out(n);
+    herr_t st = H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
+    H5Dclose(d);
+    if (st < 0) throw UserError(path_ + ": reading " + name + " failed");
+    return out;
+  }
+
+ private:
+  std::string path_;
+  hid_t id_ = -1;
+};
+
+// Run-length settings a resumed run may change.
+const std::set<std::string> kRunLengthKeys{"steps", "epochs", "output", "checkpoint_every", "checkpoint_keep",
+                                           "threads", "resume", "nan_check", "mpi_rows", "mpi_columns",
+                                           "mpi_batch_groups"};
+
+std::string scalar_text(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "(absent)";
+  if (n.IsScalar()) return n.Scalar();
+  YAML::Emitter e;
+  e << YAML::Flow << n;
+  return e.c_str();
+}
+
+// The first key (a.b.c) where two params documents differ, or empty when they agree.
+std::string first_difference(const YAML::Node& a, const YAML::Node& b, const std::string& where, std::string& va,
+                             std::string& vb) {
+  const bool am = a.IsDefined() && a.IsMap(), bm = b.IsDefined() && b.IsMap();
+  if (am && bm) {
+    std::set<std::string> keys;
+    for (const auto& kv : a) keys.insert(kv.first.as<std::string>());
+    for (const auto& kv : b) keys.insert(kv.first.as<std::string>());
+    for (const std::string& k : keys) {
+      if (where == "simulation" && kRunLengthKeys.count(k)) continue;
+      const std::string path = where.empty() ? k : where + "." + k;
+      std::string d = first_difference(a[k], b[k], path, va, vb);
+      if (!d.empty()) return d;
+    }
+    return {};
+  }
+  const std::string ta = scalar_text(a), tb = scalar_text(b);
+  if (ta == tb) return {};
+  va = ta, vb = tb;
+  return where.empty() ? "(document)" : where;
+}
+
+}  // namespace
+
+std::string find_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw UserError(path + ": no such checkpoint file or folder");
+  if (!fs::is_directory(path, ec)) return path;
+  std::string dir = path;
+  if (fs::is_directory(path + "/checkpoints", ec)) dir = path + "/checkpoints";
+  // Names are step-<9 digits>.h5 (sorted by step); temporary files (.step-*.tmp) are incomplete.
+  std::vector<std::string> all;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind("step-", 0) == 0 && e.path().extension() == ".h5") all.push_back(e.path().string());
+  }
+  std::sort(all.begin(), all.end());
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    try {
+      H5Reader f(*it);
+      f.integer("step");
+      return *it;
+    } catch (const UserError&) {  // unreadable: try the one before
+    }
+  }
+  return {};
+}
+
+CheckpointInfo inspect_checkpoint(const std::string& path, const Network& net) {
+  H5Reader f(path);
+  const long long version = f.integer("format_version");
+  if (version != kFormatVersion)
+    throw UserError(path + ": checkpoint format version " + std::to_string(version) + ", but this Laminar reads " +
+                    std::to_string(kFormatVersion) + " (written by a different Laminar version)");
+  CheckpointInfo info;
+  info.path = path;
+  info.step = long(f.integer("step"));
+  YAML::Node theirs, ours;
+  try {
+    theirs = YAML::Load(f.text("params"));
+    ours = YAML::Load(net.spec().resolved_yaml);
+  } catch (const YAML::Exception&) {
+    throw UserError(path + ": the checkpoint's params cannot be read");
+  }
+  std::string va, vb;
+  const std::string diff = first_difference(theirs, ours, "", va, vb);
+  if (!diff.empty())
+    throw UserError(path + ": checkpoint of a different network: " + diff + " is " + va + " there but " + vb +
+                    " here (only simulation steps, epochs, output, checkpoint_every, checkpoint_keep, threads, "
+                    "resume, nan_check and the MPI decomposition may change when resuming)");
+  if (info.step > net.steps())
+    throw UserError(path + ": the checkpoint is at step " + std::to_string(info.step) + ", beyond simulation.steps " +
+                    std::to_string(net.steps()) + " (give --steps of at least " + std::to_string(info.step) + ")");
+  info.mark = OutputMark::parse(f.text("output_mark"));
+  return info;
+}
+
+void restore_checkpoint(Network& net, const CheckpointInfo& info) {
+  H5Reader f(info.path);
+  const int batch = net.sim().batch_size;
+  for (auto& lp : net.layers()) {
+    Layer& l = *lp;
+    l.resume(info.step);
+    const std::string g = "layers/" + l.name();
+    for (const auto& [name, value] : l.counters()) {
+      (void)value;
+      if (f.has_attribute(g, name)) l.set_counter(name, f.integer(name, g));
+    }
+    // Every process reads the whole layer and keeps its tile.
+    const Geometry& gg = l.geometry();
+    const std::vector<std::size_t> shape{std::size_t(batch), std::size_t(gg.ny), std::size_t(gg.nx),
+                                         std::size_t(gg.nf)};
+    const Tile t = l.tile().nx > 0 ? l.tile() : Tile{0, 0, gg.ny, gg.nx, 0, l.batch()};
+    auto put = [&](const std::vector<float>& whole, Tensor& local) {
+      for (int b = 0; b < t.nb; ++b)
+        for (int y = 0; y < t.ny; ++y)
+          std::copy_n(&whole[((std::size_t(t.b0 + b) * gg.ny + t.y0 + y) * gg.nx + t.x0) * gg.nf],
+                      std::size_t(t.nx) * gg.nf, &local.at(b, y, 0, 0));
+    };
+    put(f.read<float>(g + "/activity", H5T_NATIVE_FLOAT, shape), l.activity());
+    if (l.has_membrane()) put(f.read<float>(g + "/membrane", H5T_NATIVE_FLOAT, shape), l.membrane());
+  }
+  for (auto& c : net.connections())
+    for (const StateArray& s : c->state()) {
+      const std::vector<float> v =
+          f.read<float>("connections/" + c->name() + "/" + s.name, H5T_NATIVE_FLOAT, s.shape);
+      c->set_state(s.name, v.data());
+    }
+  for (auto& p : net.probes()) {
+    const std::string name = "probes/" + p->name() + "/state";
+    if (f.has("probes") && f.has("probes/" + p->name()) && f.has(name))
+      p->restore_state(f.read<double>(name, H5T_NATIVE_DOUBLE, {}));
+  }
 }
 
 }  // namespace laminar

@@ -5,6 +5,10 @@
 
 namespace laminar {
 
+void Connection::set_state(const std::string& name, const float*) {
+  throw InternalError("connection '" + name_ + "' (" + type_ + ") cannot restore state '" + name + "'");
+}
+
 Schema Connection::common_schema() {
   Schema s;
   s.string("pre", std::nullopt, "Name of the layer read from.")

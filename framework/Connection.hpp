@@ -66,6 +66,8 @@ class Connection {
 
   // Everything a checkpoint must hold to continue learning (weights, momentum).
   virtual std::vector<StateArray> state() const { return {}; }
+  // Replace the state array `name` (one of state(), same shape) from a checkpoint.
+  virtual void set_state(const std::string& name, const float* data);
 
   virtual bool has_weights() const { return false; }
   virtual WeightsView weights() const { return {}; }

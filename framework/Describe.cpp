@@ -92,7 +92,7 @@ std::string summarize(const Network& net) {
     s << "\n";
   }
   s.precision(3);
-  s << "memory: about " << bytes / (1024.0 * 1024.0) << " MiB of layer buffers and weights\n";
+  s << net.memory().str();  // per process, by buffer
   s << net.describe_schedule();
   return s.str();
 }

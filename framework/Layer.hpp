@@ -6,6 +6,7 @@
 // whole layer); geometry() is the whole layer's size, the buffers have local_geometry().
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "framework/Communicator.hpp"
@@ -64,6 +65,14 @@ class Layer {
   // Called for every layer at the start of each step, before any delivery (e.g. state resets
   // on a trigger, so that this step's deliveries already see the reset state).
   virtual void begin_step(long step) {}
+  // Checkpoints (framework/Checkpoint.hpp): integer state beyond the buffers, e.g. how many times
+  // a membrane was reset (the index of its next random initial state). Saved with the buffers.
+  virtual std::vector<std::pair<std::string, long long>> counters() const { return {}; }
+  virtual void set_counter(const std::string& name, long long value) {}
+  // Resuming at `step` (steps 0..step-1 already run), after initialize(): bring derived state (e.g.
+  // the data an input layer shows, its items and presence) to what it was at the end of step - 1.
+  // The framework then restores activity, membrane and counters from the checkpoint.
+  virtual void resume(long step) {}
   // Advance one step from the channels already delivered this step.
   virtual void update(long step) = 0;
   // True when the layer presents new data at `step` (input layers at each display period).

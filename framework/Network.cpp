@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <set>
+#include <fstream>
 #include <sstream>
 
 #include <unistd.h>
@@ -60,6 +61,8 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
   sim.write_csv = sp.boolean("csv");
   sim.checkpoint_every = sp.integer("checkpoint_every");
   sim.checkpoint_keep = int(sp.integer("checkpoint_keep"));
+  sim.nan_check = sp.integer("nan_check");
+  sim.resume = sp.boolean("resume");
   sim.mpi_rows = int(sp.integer("mpi_rows"));
   sim.mpi_columns = int(sp.integer("mpi_columns"));
   sim.mpi_batch_groups = int(sp.integer("mpi_batch_groups"));
@@ -131,8 +134,8 @@ Network::Network(const NetworkSpec& spec) : spec_(spec), sim_(spec.sim) {
   }
 
   derive_schedule();
-  check_memory();
   decompose();
+  check_memory();  // per process, before anything is allocated
   Communicator& comm = Communicator::world();
   for (auto& l : layers_) {
     l->set_tile(comm.tile(l->geometry(), sim_.batch_size));
@@ -190,48 +193,102 @@ void Network::infer_geometry() {
                              c->type() + " needs equal sizes");
 }
 
-void Network::check_memory() const {
+namespace {
+std::string gib(double b) {
+  std::ostringstream s;
+  s.precision(3);
+  if (b >= 1024.0 * 1024.0 * 1024.0) s << b / (1024.0 * 1024.0 * 1024.0) << " GiB";
+  else s << b / (1024.0 * 1024.0) << " MiB";
+  return s.str();
+}
+
+// Memory this process may use: MemAvailable (else physical memory) shared by the processes of this
+// run on this machine (OpenMPI/MPICH/Slurm tell how many; otherwise all ranks are assumed local).
+double available_memory(int ranks, int& ranks_here) {
+  double bytes = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double value;
+  std::string unit;
+  while (meminfo >> key >> value >> unit)
+    if (key == "MemAvailable:") bytes = value * 1024.0;
+  if (bytes <= 0) bytes = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  ranks_here = ranks;
+  for (const char* v : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
+    if (const char* e = std::getenv(v); e && std::atoi(e) > 0) {
+      ranks_here = std::min(ranks, std::atoi(e));
+      break;
+    }
+  return bytes / std::max(1, ranks_here);
+}
+}  // namespace
+
+std::string MemoryEstimate::str() const {
+  std::ostringstream s;
+  s << "memory: about " << gib(per_rank) << " per process";
+  if (ranks > 1) s << " (rank 0, the largest; " << ranks << " processes, " << ranks_here << " on this machine)";
+  s << ", " << gib(available) << " available per process\n";
+  std::vector<MemoryItem> sorted = items;
+  std::sort(sorted.begin(), sorted.end(), [](const MemoryItem& a, const MemoryItem& b) { return a.bytes > b.bytes; });
+  for (const auto& i : sorted) s << "  " << gib(i.bytes) << "  " << i.object << ": " << i.what << "\n";
+  return s.str();
+}
+
+MemoryEstimate Network::memory() const {
   // Estimated in double before anything is allocated: nx*ny*nf (or a weights shape) may not even
   // fit in 64 bits, and an allocation that cannot succeed should be a message, not bad_alloc.
-  struct Item {
-    double bytes;
-    const ParamSet* params;
-    std::string what;
-  };
-  std::vector<Item> items;
-  double total = 0;
+  // Per process: its tile of every layer (after decompose()); rank 0 also gathers whole layers.
+  MemoryEstimate m;
+  const Communicator& comm = Communicator::world();
+  m.ranks = comm.size();
+  const bool guard = sim_.nan_check > 0;
+  double largest_layer = 0;
   for (const auto& l : layers_) {
     const Geometry& g = l->geometry();
-    const int buffers = 3 + (l->has_membrane() ? 1 : 0);  // activity, two channels (+ membrane)
-    const double bytes = double(g.nx) * g.ny * g.nf * sim_.batch_size * buffers * sizeof(float);
-    items.push_back({bytes, &l->params(), g.str() + " neurons x batch " + std::to_string(sim_.batch_size) + " x " +
-                                              std::to_string(buffers) + " buffers"});
-    total += bytes;
+    const Tile t = comm.tile(g, sim_.batch_size);
+    const double cells = double(t.ny) * t.nx * g.nf * t.nb;
+    largest_layer = std::max(largest_layer, double(g.nx) * g.ny * g.nf * sim_.batch_size * sizeof(float));
+    const int state = 1 + (l->has_membrane() ? 1 : 0);                // activity (+ membrane)
+    const int buffers = state + 2 + (guard ? state : 0);              // + two channels (+ guard copy)
+    m.items.push_back({cells * buffers * sizeof(float), "layers." + l->name(), &l->params(),
+                       std::to_string(t.ny) + "x" + std::to_string(t.nx) + "x" + std::to_string(g.nf) +
+                           " neurons x batch " + std::to_string(t.nb) + " x " + std::to_string(buffers) +
+                           " buffers" + (guard ? " (incl. the nan_check copy)" : "")});
   }
   for (const auto& c : connections_) {
     if (!c->has_weights() || c->type() == "Transpose") continue;  // a Transpose shares its original's
     const WeightsView w = c->weights();
-    const int copies = c->plastic() ? 4 : 2;  // weights, transposed (+ update, momentum)
+    // weights, transposed (+ update, momentum; + their nan_check copies)
+    const int copies = c->plastic() ? (guard ? 6 : 4) : 2;
     const double bytes = double(w.kernels) * w.patch_y * w.patch_x * w.features * copies * sizeof(float);
-    items.push_back({bytes, &c->params(), "weights " + std::to_string(w.kernels) + "x" + std::to_string(w.patch_y) +
-                                              "x" + std::to_string(w.patch_x) + "x" + std::to_string(w.features) +
-                                              " x " + std::to_string(copies) + " copies"});
-    total += bytes;
+    m.items.push_back({bytes, "connections." + c->name(), &c->params(),
+                       "weights " + std::to_string(w.kernels) + "x" + std::to_string(w.patch_y) + "x" +
+                           std::to_string(w.patch_x) + "x" + std::to_string(w.features) + " x " +
+                           std::to_string(copies) + " copies"});
   }
-  const double machine = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
-  if (machine <= 0 || total <= machine) return;
-  const Item& big = *std::max_element(items.begin(), items.end(),
-                                      [](const Item& a, const Item& b) { return a.bytes < b.bytes; });
-  auto gib = [](double b) {
-    std::ostringstream s;
-    s.precision(3);
-    s << b / (1024.0 * 1024.0 * 1024.0) << " GiB";
-    return s.str();
-  };
-  big.params->fail_block("needs about " + gib(big.bytes) + " of memory (" + big.what + " of float32)" +
-                         (items.size() > 1 ? ", the whole network about " + gib(total) : std::string()) +
-                         ", but this machine has " + gib(machine) +
-                         "; reduce nx/ny/nf, patch_size or simulation.batch_size");
+  if (m.ranks > 1 && (!probes_.empty() || sim_.checkpoint_every > 0))
+    m.items.push_back({largest_layer, "rank 0", nullptr, "the largest layer gathered whole for probes/checkpoints"});
+  for (const auto& i : m.items) m.per_rank += i.bytes;
+  m.available = available_memory(m.ranks, m.ranks_here);
+  return m;
+}
+
+void Network::check_memory() const {
+  const MemoryEstimate m = memory();
+  if (m.available <= 0 || m.per_rank <= m.available) return;
+  std::vector<MemoryItem> sorted = m.items;
+  std::sort(sorted.begin(), sorted.end(), [](const MemoryItem& a, const MemoryItem& b) { return a.bytes > b.bytes; });
+  std::string largest;
+  for (std::size_t i = 0; i < sorted.size() && i < 3; ++i)
+    largest += (i ? ", " : "") + sorted[i].object + " " + gib(sorted[i].bytes) + " (" + sorted[i].what + ")";
+  const std::string msg = "needs about " + gib(sorted[0].bytes) + " of memory (" + sorted[0].what + " of float32)" +
+                          (sorted.size() > 1 ? ", the whole network about " + gib(m.per_rank) + " per process" : "") +
+                          ", but this machine has " + gib(m.available) + " available per process" +
+                          (m.ranks_here > 1 ? " (" + std::to_string(m.ranks_here) + " processes here)" : "") +
+                          (sorted.size() > 1 ? "; largest: " + largest : std::string()) +
+                          "; reduce nx/ny/nf, patch_size or simulation.batch_size, or use more MPI processes";
+  if (sorted[0].params) sorted[0].params->fail_block(msg);
+  throw UserError(msg);
 }
 
 void Network::decompose() {

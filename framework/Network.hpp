@@ -20,6 +20,20 @@ struct ObjectSpec {
   ParamSet params;
 };
 
+// Memory a network needs per process (the largest: rank 0), by buffer, and what is available.
+struct MemoryItem {
+  double bytes = 0;
+  std::string object;  // "layers.V1", "connections.D", "rank 0"
+  const ParamSet* params = nullptr;
+  std::string what;
+};
+struct MemoryEstimate {
+  std::vector<MemoryItem> items;
+  double per_rank = 0, available = 0;
+  int ranks = 1, ranks_here = 1;
+  std::string str() const;  // a table for `laminar check`
+};
+
 struct NetworkSpec {
   std::string file;
   SimulationConfig sim;
@@ -57,6 +71,9 @@ class Network {
   std::string describe_schedule() const;
 
   long steps() const { return sim_.steps; }
+  // Estimated memory per process (this run's decomposition). The constructor refuses, before
+  // allocating, a network whose estimate exceeds the memory available, naming the largest buffers.
+  MemoryEstimate memory() const;
 
  private:
   void infer_geometry();

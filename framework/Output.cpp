@@ -1,6 +1,7 @@
 #include "framework/Output.hpp"
 
 #include <filesystem>
+#include <sstream>
 
 #include "framework/Error.hpp"
 
@@ -18,7 +19,49 @@ hid_t link_create_plist() {
 }
 }  // namespace
 
-Output::Output(const std::string& dir, bool writer) : dir_(dir), writer_(writer) {
+std::string OutputMark::str() const {
+  std::ostringstream s;
+  for (const auto& [n, r] : rows) s << "rows\t" << n << "\t" << r << "\n";
+  for (const auto& [n, b] : csv_bytes) s << "csv\t" << n << "\t" << b << "\n";
+  return s.str();
+}
+
+OutputMark OutputMark::parse(const std::string& text) {
+  OutputMark m;
+  std::istringstream s(text);
+  std::string line;
+  while (std::getline(s, line)) {
+    const auto a = line.find('\t'), b = line.rfind('\t');
+    if (a == std::string::npos || b == a) continue;
+    const std::string kind = line.substr(0, a), name = line.substr(a + 1, b - a - 1);
+    const long long n = std::stoll(line.substr(b + 1));
+    (kind == "csv" ? m.csv_bytes : m.rows)[name] = n;
+  }
+  return m;
+}
+
+namespace {
+struct VisitData {
+  std::vector<std::string> extendible;
+};
+herr_t visit_dataset(hid_t obj, const char* name, const H5O_info_t* info, void* data) {
+  if (info->type != H5O_TYPE_DATASET) return 0;
+  hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
+  if (d < 0) return -1;
+  hid_t space = H5Dget_space(d);
+  int rank = H5Sget_simple_extent_ndims(space);
+  if (rank > 0) {
+    std::vector<hsize_t> dims(rank), maxdims(rank);
+    H5Sget_simple_extent_dims(space, dims.data(), maxdims.data());
+    if (maxdims[0] == H5S_UNLIMITED) static_cast<VisitData*>(data)->extendible.push_back(name);
+  }
+  H5Sclose(space);
+  H5Dclose(d);
+  return 0;
+}
+}  // namespace
+
+Output::Output(const std::string& dir, bool writer, const OutputMark* resume) : dir_(dir), writer_(writer) {
   if (!writer_) return;
   std::error_code ec;
   if (std::filesystem::exists(dir_, ec) && !std::filesystem::is_directory(dir_, ec))
@@ -26,6 +69,10 @@ Output::Output(const std::string& dir, bool writer) : dir_(dir), writer_(writer)
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw UserError(dir_ + ": cannot create output directory (" + ec.message() + ")");
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions with context, not stderr noise
+  if (resume && std::filesystem::exists(file_path(), ec)) {
+    reopen(*resume);
+    return;
+  }
   file_ = H5Fcreate(file_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file_ < 0) throw UserError(file_path() + ": cannot create HDF5 output file (directory not writable?)");
 }
@@ -38,9 +85,76 @@ Output::~Output() {
   }
 }
 
+void Output::reopen(const OutputMark& mark) {
+  const std::string damaged =
+      file_path() + ": cannot resume this output: the file is damaged (the run was probably killed while "
+                    "writing it). Resume into a new directory (--output NEW with --restart CHECKPOINT; the output "
+                    "before the checkpoint's step is then absent) or rerun from the start";
+  file_ = H5Fopen(file_path().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (file_ < 0) throw UserError(damaged);
+  VisitData found;
+  if (H5Ovisit(file_, H5_INDEX_NAME, H5_ITER_NATIVE, visit_dataset, &found) < 0) throw UserError(damaged);
+  // Cut every table back to the rows it had at the checkpoint (0 for tables begun after it).
+  for (const std::string& name : found.extendible) {
+    auto it = mark.rows.find(name);
+    const long long want = it == mark.rows.end() ? 0 : it->second;
+    hid_t d = H5Dopen2(file_, name.c_str(), H5P_DEFAULT);
+    if (d < 0) throw UserError(damaged);
+    hid_t space = H5Dget_space(d);
+    const int rank = H5Sget_simple_extent_ndims(space);
+    std::vector<hsize_t> dims(std::max(rank, 1));
+    H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+    H5Sclose(space);
+    if (rank < 1 || (long long)dims[0] < want) {
+      H5Dclose(d);
+      throw UserError(file_path() + ": cannot resume this output: dataset " + name + " has " +
+                      std::to_string(rank < 1 ? 0 : dims[0]) + " rows but the checkpoint recorded " +
+                      std::to_string(want) + " (the output was not written up to the checkpoint)");
+    }
+    dims[0] = hsize_t(want);
+    herr_t st = H5Dset_extent(d, dims.data());
+    H5Dclose(d);
+    check(st, "cutting " + name + " back to the checkpoint");
+    rows_[name] = want;
+  }
+  for (const auto& [name, want] : mark.rows)
+    if (!rows_.count(name))
+      throw UserError(file_path() + ": cannot resume this output: dataset " + name + " recorded by the checkpoint is "
+                      "missing (a different or damaged output file)");
+  check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flushing " + file_path());
+  // CSV tables: cut back to their bytes at the checkpoint, then append.
+  for (const auto& [name, bytes] : mark.csv_bytes) {
+    const std::string p = path(name + ".csv");
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(p, ec);
+    if (ec || (long long)size < bytes)
+      throw UserError(p + ": cannot resume this table: it is missing or shorter than at the checkpoint");
+    std::filesystem::resize_file(p, std::uintmax_t(bytes), ec);
+    if (ec) throw UserError(p + ": cannot cut the table back to the checkpoint (" + ec.message() + ")");
+    auto f = std::make_unique<std::ofstream>(p, std::ios::app);
+    if (!*f) throw UserError(p + ": cannot reopen CSV file");
+    csv_[name] = std::move(f);
+  }
+  resumed_ = true;
+}
+
+OutputMark Output::mark() {
+  OutputMark m;
+  if (!writer_) return m;
+  m.rows = rows_;
+  for (auto& [name, f] : csv_) m.csv_bytes[name] = (long long)f->tellp();
+  return m;
+}
+
 hid_t Output::open_or_create(const std::string& dataset, hid_t type, const std::vector<std::size_t>& row_shape) {
   auto it = open_.find(dataset);
   if (it != open_.end()) return it->second;
+  if (rows_.count(dataset)) {  // a table of a resumed file, cut back to the checkpoint
+    hid_t id = H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT);
+    if (id < 0) throw UserError(file_path() + ": cannot open dataset " + dataset);
+    open_[dataset] = id;
+    return id;
+  }
   const int rank = int(row_shape.size()) + 1;
   std::vector<hsize_t> dims(rank, 0), maxdims(rank), chunk(rank);
   maxdims[0] = H5S_UNLIMITED;
@@ -78,6 +192,7 @@ void Output::append_raw(const std::string& dataset, hid_t type, const void* row,
   count[0] = 1;
   dims[0] += 1;
   check(H5Dset_extent(id, dims.data()), "extending " + dataset);
+  rows_[dataset] = (long long)dims[0];
   space = H5Dget_space(id);
   H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
   hid_t mem = H5Screate_simple(rank, count.data(), nullptr);

@@ -2,6 +2,7 @@
 // A probe reads layers or connections at a cadence and writes a table (HDF5 + optional CSV).
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "framework/Params.hpp"
 
@@ -35,6 +36,10 @@ class Probe {
   virtual void begin_step(long step) {}
   virtual void sample(long step, Output& out) = 0;
   virtual void finish(Output&) {}
+  // Checkpoints: what the probe remembers between samples (e.g. the last values shown on the
+  // progress line), saved on the writer and given back on resume.
+  virtual std::vector<double> saved_state() const { return {}; }
+  virtual void restore_state(const std::vector<double>&) {}
   // A single number for the progress line (e.g. mean energy), if this probe has one.
   virtual std::optional<double> headline() const { return std::nullopt; }
   virtual std::string headline_label() const { return name_; }

@@ -18,13 +18,13 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-Progress::Progress(long total_steps, bool quiet)
+Progress::Progress(long total_steps, bool quiet, long first_step)
     : total_(total_steps), quiet_(quiet), tty_(isatty(STDOUT_FILENO)),
-      start_(std::chrono::steady_clock::now()), last_(start_) {}
+      start_(std::chrono::steady_clock::now()), last_(start_), next_log_step_(first_step), first_(first_step) {}
 
 std::string Progress::line(long done, std::optional<double> value, const std::string& label) const {
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double rate = elapsed > 0 ? done / elapsed : 0.0;
+  double rate = elapsed > 0 ? (done - first_) / elapsed : 0.0;
   double eta = rate > 0 ? (total_ - done) / rate : NAN;
   std::ostringstream s;
   s << "step " << done << "/" << total_ << " (" << int(100.0 * done / std::max(1L, total_)) << "%)";

@@ -9,7 +9,8 @@ namespace laminar {
 
 class Progress {
  public:
-  Progress(long total_steps, bool quiet);
+  // `first_step`: where a resumed run starts (the rate counts the steps run here).
+  Progress(long total_steps, bool quiet, long first_step = 0);
   void update(long step_done, std::optional<double> value, const std::string& label);
   void finish(std::optional<double> value, const std::string& label);
 
@@ -20,6 +21,7 @@ class Progress {
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_;
   long next_log_step_ = 0;
+  long first_ = 0;
 };
 
 std::string format_duration(double seconds);

@@ -23,6 +23,13 @@ Schema SimulationConfig::schema() {
                "Write a checkpoint (state of every layer and connection, atomically) every this many steps and at "
                "the end; 0: none.")
       .integer("checkpoint_keep", 2, 1, 1000000, "How many of the newest checkpoints to keep.")
+      .boolean("resume", false,
+               "Continue from the newest complete checkpoint in the output directory when there is one "
+               "(as `laminar run --resume`); the output so far is kept and continued.")
+      .integer("nan_check", 1, 0, 1e15,
+               "Check every this many steps that every layer's activity and membrane are finite; on NaN/Inf "
+               "stop, naming layer, step and batch element, after writing a checkpoint of the last good state "
+               "(kept in memory: one copy of the layers' buffers). 0: no check.")
       .integer("mpi_rows", 0, 0, 1 << 20,
                "Under mpirun: rows of the spatial grid every layer is split over (0: chosen automatically). "
                "Ignored in a single process.")

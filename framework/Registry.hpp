@@ -28,6 +28,8 @@ struct SimulationConfig {
   bool write_csv = true;
   long checkpoint_every = 0;  // steps between checkpoints; 0 = none
   int checkpoint_keep = 2;
+  long nan_check = 1;  // steps between non-finite checks; 0 = none
+  bool resume = false;  // continue from the newest checkpoint in `output` if there is one
   int mpi_rows = 0, mpi_columns = 0, mpi_batch_groups = 0;  // decomposition under MPI; 0 = automatic
 
   static Schema schema();

@@ -2,7 +2,10 @@
 
 #include <omp.h>
 
+#include <cmath>
+#include <csignal>
 #include <iostream>
+#include <limits>
 
 #include "framework/Checkpoint.hpp"
 #include "framework/Communicator.hpp"
@@ -13,6 +16,135 @@ namespace laminar {
 
 Simulation::Simulation(Network& net, Output& out, RunOptions options)
     : net_(net), out_(out), options_(options) {}
+
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_signal != 0) {  // a second signal: stop now, the default way
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_signal = sig;
+}
+
+// SIGINT and SIGTERM set g_signal while a run lasts; the previous handlers come back afterwards.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+
+}  // namespace
+
+struct Simulation::Snapshot {
+  long step = -1;
+  std::vector<Tensor> activity, membrane;
+  std::vector<std::vector<std::pair<std::string, long long>>> counters;
+  std::vector<std::vector<std::vector<float>>> connections;  // plastic connections' state arrays
+  std::vector<std::vector<double>> probes;
+  OutputMark mark;
+};
+
+void Simulation::take_snapshot(Snapshot& s, long step) {
+  const auto& layers = net_.layers();
+  s.step = step;
+  s.activity.resize(layers.size());
+  s.membrane.resize(layers.size());
+  s.counters.resize(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    s.activity[i] = layers[i]->activity();
+    if (layers[i]->has_membrane()) s.membrane[i] = layers[i]->membrane();
+    s.counters[i] = layers[i]->counters();
+  }
+  s.connections.resize(net_.connections().size());
+  for (std::size_t i = 0; i < net_.connections().size(); ++i) {
+    const Connection& c = *net_.connections()[i];
+    if (!c.plastic()) continue;
+    const auto arrays = c.state();
+    s.connections[i].resize(arrays.size());
+    for (std::size_t k = 0; k < arrays.size(); ++k) {
+      std::size_t n = 1;
+      for (std::size_t d : arrays[k].shape) n *= d;
+      s.connections[i][k].assign(arrays[k].data, arrays[k].data + n);
+    }
+  }
+  s.probes.resize(net_.probes().size());
+  for (std::size_t i = 0; i < net_.probes().size(); ++i) s.probes[i] = net_.probes()[i]->saved_state();
+  s.mark = out_.mark();
+}
+
+void Simulation::restore_snapshot(const Snapshot& s) {
+  const auto& layers = net_.layers();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    Layer& l = *layers[i];
+    l.resume(s.step);
+    for (const auto& [name, value] : s.counters[i]) l.set_counter(name, value);
+    l.activity().vector() = s.activity[i].vector();
+    if (l.has_membrane()) l.membrane().vector() = s.membrane[i].vector();
+  }
+  for (std::size_t i = 0; i < net_.connections().size(); ++i) {
+    Connection& c = *net_.connections()[i];
+    if (!c.plastic()) continue;
+    const auto arrays = c.state();
+    for (std::size_t k = 0; k < arrays.size(); ++k) c.set_state(arrays[k].name, s.connections[i][k].data());
+  }
+  for (std::size_t i = 0; i < net_.probes().size(); ++i) net_.probes()[i]->restore_state(s.probes[i]);
+}
+
+long Simulation::find_nonfinite(bool& is_nan) const {
+  // code = ((schedule position * 2 + buffer) * batch + global batch element) * 2 + (Inf ? 1 : 0); the smallest wins.
+  const long batch = net_.sim().batch_size;
+  long found = -1;
+  const auto& order = net_.schedule();
+  for (std::size_t i = 0; i < order.size() && found < 0; ++i) {
+    const Layer& l = *order[i];
+    for (int buf = 0; buf < (l.has_membrane() ? 2 : 1) && found < 0; ++buf) {
+      const Tensor& t = buf == 0 ? l.activity() : l.membrane();
+      for (int b = 0; b < t.batch() && found < 0; ++b) {
+        const auto e = t.element(b);
+        const float* p = e.data();
+        const std::ptrdiff_t n = std::ptrdiff_t(e.size());
+        double sum = 0.0;  // finite exactly when every value is (|sum| <= n * FLT_MAX << DBL_MAX)
+#pragma omp simd reduction(+ : sum)
+        for (std::ptrdiff_t k = 0; k < n; ++k) sum += double(p[k]);
+        if (std::isfinite(sum)) continue;
+        const long gb = (l.tile().nx > 0 ? l.tile().b0 : 0) + b;
+        found = ((long(i) * 2 + buf) * batch + gb) * 2 + (std::isnan(sum) ? 0 : 1);
+      }
+    }
+  }
+  Communicator& comm = Communicator::world();
+  if (comm.size() > 1) {
+    const double m = comm.max_all(found < 0 ? -std::numeric_limits<double>::max() : -double(found));
+    found = m < -1e300 ? -1 : long(-m);
+  }
+  if (found >= 0) is_nan = found % 2 == 0;
+  return found < 0 ? -1 : found / 2;
+}
+
+void Simulation::resume(const CheckpointInfo& info) {
+  if (!initialized_) initialize();
+  restore_checkpoint(net_, info);
+  start_ = info.step;
+}
 
 void Simulation::initialize() {
   const SimulationConfig& sim = net_.sim();
@@ -62,7 +194,7 @@ void Simulation::finish() {
 long Simulation::run() {
   if (!initialized_) initialize();
   const long steps = net_.steps();
-  Progress progress(steps, options_.quiet);
+  Progress progress(steps, options_.quiet, start_);
   const Probe* headline = nullptr;
   for (auto& p : net_.probes())
     if (!headline && p->headline()) headline = p.get();
@@ -75,11 +207,50 @@ long Simulation::run() {
   Communicator& comm = Communicator::world();
   const double halo_before = comm.halo_seconds;
   const auto t0 = std::chrono::steady_clock::now();
-  for (long n = 0; n < steps; ++n) {
+  StopSignals signals;
+  const long guard = sim.nan_check;
+  Snapshot good;
+  if (guard > 0) take_snapshot(good, start_);
+  for (long n = start_; n < steps; ++n) {
     step(n);
-    if (sim.checkpoint_every > 0 && ((n + 1) % sim.checkpoint_every == 0 || n + 1 == steps)) {
+    const bool checkpoint_due = sim.checkpoint_every > 0 && ((n + 1) % sim.checkpoint_every == 0 || n + 1 == steps);
+    if (guard > 0 && ((n + 1 - start_) % guard == 0 || checkpoint_due || n + 1 == steps)) {
+      bool is_nan = false;
+      const long where = find_nonfinite(is_nan);
+      if (where >= 0) {
+        const long batch = sim.batch_size;
+        const Layer& l = *net_.schedule()[std::size_t(where / (2 * batch))];
+        const bool membrane = (where / batch) % 2 == 1;
+        std::string msg = std::string(is_nan ? "NaN" : "Inf") + " in layer '" + l.name() + "' (" +
+                          (membrane ? "membrane" : "activity") + ") at step " + std::to_string(n) +
+                          ", batch element " + std::to_string(where % batch) + "; ";
+        out_.flush();
+        restore_snapshot(good);
+        if (good.step > 0) {
+          const std::string path = checkpoints.write(net_, good.step, good.mark, "non-finite");
+          msg += "the last good state (after " + std::to_string(good.step) + " steps) is saved in " + path +
+                 " (resume with --restart after changing the params, e.g. a smaller dt/tau or learning_rate)";
+        } else {
+          msg += "no step completed with finite values, no checkpoint written (check the input data and the "
+                 "params, e.g. dt/tau, learning_rate, init weights)";
+        }
+        throw RunStopped(4, msg);
+      }
+      take_snapshot(good, n + 1);
+    }
+    if (checkpoint_due) {
       out_.flush();  // the output up to the checkpoint is on disk before the checkpoint is
-      checkpoints.write(net_, n + 1);
+      checkpoints.write(net_, n + 1, out_.mark(), n + 1 == steps ? "end" : "periodic");
+    }
+    int sig = g_signal;
+    if (comm.size() > 1) sig = int(comm.max_all(double(sig)));  // every process stops at the same step
+    if (sig != 0 && n + 1 < steps) {
+      out_.flush();
+      const std::string path = checkpoints.write(net_, n + 1, out_.mark(), "interrupted");
+      throw RunStopped(128 + sig, std::string("interrupted by ") + signal_name(sig) + " after " +
+                                      std::to_string(n + 1) + " of " + std::to_string(steps) +
+                                      " steps; checkpoint written: " + path +
+                                      " (continue with the same command and --resume)");
     }
     if (!headline)
       for (auto& p : net_.probes())

@@ -2,8 +2,22 @@
 // The engine's time loop (ARCHITECTURE.md "Timestep"): each step, in schedule order, clear a
 // layer's channels, let its incoming connections deliver, update it; then learning where a
 // display period ends, probes on their cadence, progress, and periodic flushes of the output.
+//
+// Runs that survive (framework/Checkpoint.hpp):
+// - resume(): continue from a checkpoint; the final outputs are bit-identical to an uninterrupted run.
+// - SIGINT/SIGTERM: the current step finishes, a checkpoint is written, and run() throws RunStopped
+//   (exit code 128 + signal). SIGKILL loses at most the steps since the last checkpoint.
+// - Non-finite guard (simulation.nan_check = K, default 1): every K steps each layer's activity (and
+//   membrane) is checked per batch element (one pass summing in double: finite exactly when every value
+//   is finite). A copy of the last state that passed (layers' local buffers and counters, plastic
+//   connections' state, probe state, output marks) is kept in memory: one copy every K steps, about as
+//   much memory as the layers' activities and membranes. On a failure the run is put back to that state,
+//   a checkpoint of it is written and run() throws RunStopped (exit code 4) naming layer, buffer, step
+//   and batch element. K = 0 turns the guard off (no check, no copy).
 #include <string>
 
+#include "framework/Checkpoint.hpp"
+#include "framework/Error.hpp"
 #include "framework/Network.hpp"
 #include "framework/Output.hpp"
 
@@ -14,21 +28,42 @@ struct RunOptions {
   bool verbose = false;  // extra log lines
 };
 
+// A run that stopped early on purpose (signal, non-finite values): the message names the checkpoint.
+class RunStopped : public UserError {
+ public:
+  RunStopped(int code, const std::string& message) : UserError(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
 class Simulation {
  public:
   Simulation(Network& net, Output& out, RunOptions options = {});
-  // Initialise every object and run all steps. Returns the number of steps run.
+  // Initialise every object and run all steps (from the resumed step, if resume() was called).
+  // Returns the number of steps run.
   long run();
   // One step (exposed for tests).
   void step(long n);
   void initialize();
+  // Initialise, then set the whole state from a checkpoint (inspect_checkpoint() accepted it).
+  void resume(const CheckpointInfo& info);
   void finish();
+  long first_step() const { return start_; }
 
  private:
+  struct Snapshot;
+  void take_snapshot(Snapshot& s, long step);
+  void restore_snapshot(const Snapshot& s);
+  // Collective: the first (layer, buffer, batch element) holding a non-finite value, or -1.
+  long find_nonfinite(bool& is_nan) const;
+
   Network& net_;
   Output& out_;
   RunOptions options_;
   bool initialized_ = false;
+  long start_ = 0;
 };
 
 }  // namespace laminar

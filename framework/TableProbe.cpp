@@ -36,6 +36,19 @@ void TableProbe::sample(long step, Output& out) {
   }
 }
 
+std::vector<double> TableProbe::saved_state() const {
+  std::vector<double> v;
+  for (const auto& c : last_) v.insert(v.end(), c.begin(), c.end());
+  return v;
+}
+
+void TableProbe::restore_state(const std::vector<double>& v) {
+  last_.clear();
+  const std::size_t cols = columns().size();
+  if (v.size() != cols * std::size_t(batch_)) return;  // no sample before the checkpoint
+  for (std::size_t c = 0; c < cols; ++c) last_.emplace_back(v.begin() + c * batch_, v.begin() + (c + 1) * batch_);
+}
+
 std::optional<double> TableProbe::headline() const {
   int c = headline_column();
   if (c < 0 || last_.empty()) return std::nullopt;

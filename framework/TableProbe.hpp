@@ -17,6 +17,9 @@ class TableProbe : public Probe {
   void open(Output& out, const SimulationConfig& sim) override;
   void sample(long step, Output& out) override;
   std::optional<double> headline() const override;
+  // The last sample's values (columns x batch, flattened) for the progress line after a resume.
+  std::vector<double> saved_state() const override;
+  void restore_state(const std::vector<double>& v) override;
 
  protected:
   // Column names, fixed after resolve().

@@ -19,6 +19,7 @@ class ImageInputLayer : public Layer {
   explicit ImageInputLayer(const BuildContext& ctx);
   void initialize(const SimulationConfig& sim) override;
   void begin_step(long step) override;
+  void resume(long step) override { prepare(step > 0 ? step - 1 : 0); }
   void update(long step) override {}
   bool fires(long step) const override { return step % display_period_ == 0; }
   long dataset_size() const override { return count_; }

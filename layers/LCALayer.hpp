@@ -20,6 +20,11 @@ class LCALayer : public Layer {
   double energy_of(const Tensor& activity, int b) const override;  // lambda * sum C(a)
 
   const math::ThresholdParams& threshold() const { return threshold_; }
+  // `resets`: membrane initialisations so far (the random stream index of the next one).
+  std::vector<std::pair<std::string, long long>> counters() const override { return {{"resets", resets_}}; }
+  void set_counter(const std::string& name, long long value) override {
+    if (name == "resets") resets_ = long(value);
+  }
 
  private:
   void reset_membrane();

@@ -48,6 +48,10 @@ class TextInputLayer : public Layer {
   void resolve(Network& net) override;
   void initialize(const SimulationConfig& sim) override;
   void begin_step(long step) override;
+  void resume(long step) override {
+    shown_ = false;
+    begin_step(step > 0 ? step - 1 : 0);
+  }
   void update(long step) override;
   bool fires(long step) const override;
   long dataset_size() const override;

@@ -1,0 +1,262 @@
+"""Runs that survive (issue 6): exact restart, SIGKILL/SIGTERM, non-finite guard, foreign checkpoints.
+
+usage: test_restart.py LAMINAR CASE [MPIRUN]
+CASE: equality | sigkill | sigterm | nonfinite | refuse | mpi
+
+The reference for every restart is the same network run without interruption: every dataset of
+laminar.h5 and every CSV table must be bit-identical (the definition of an exact restart). The
+non-finite case checks the named layer, step and batch element against what the data file and the
+presentation order (item = presentation * batch + b) imply.
+"""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+laminar, case = sys.argv[1], sys.argv[2]
+mpirun = sys.argv[3] if len(sys.argv) > 3 else None
+tmp = tempfile.mkdtemp(prefix="laminar-restart-")
+
+NET = """
+simulation: {{steps: {steps}, display_period: 25, batch_size: 2, output: {tmp}/out, checkpoint_every: {every},
+             checkpoint_keep: 2, seed: 5}}
+layers:
+  Input: {{type: ImageInput, path: {data}, shuffle: true, normalize: standardize}}
+  E: {{type: Error}}
+  V1: {{type: LCA, nx: {n}, ny: {n}, nf: {nf}, tau: 20, lambda: 0.1, init_membrane: uniform, reset_on: Input}}
+connections:
+  I: {{type: Identity, pre: Input, post: E}}
+  D: {{type: Convolution, pre: V1, post: E, channel: inhibitory, patch_size: 4, learning_rate: 0.05, momentum: 0.5}}
+  T: {{type: Transpose, original: D, pre: E, post: V1}}
+probes:
+  Energy: {{type: Energy}}
+  Stats: {{type: Stats, layer: V1}}
+  Rec: {{type: ActivityRecorder, layer: V1, period: 25}}
+  W: {{type: WeightRecorder, connection: D, period: 50}}
+  Late: {{type: Norm, layer: E, period: 170}}
+"""
+
+
+def make(steps=200, every=30, size=12, n=6, nf=4, images=7, nan_at=None):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((images, size, size, 1)).astype(np.float32)
+    if nan_at is not None:
+        x[nan_at] = np.nan
+    data = os.path.join(tmp, "x.h5")
+    with h5py.File(data, "w") as f:
+        f["images"] = x
+    p = os.path.join(tmp, "p.yaml")
+    with open(p, "w") as f:
+        f.write(NET.format(steps=steps, every=every, tmp=tmp, data=data, n=n, nf=nf))
+    return p
+
+
+def run(params, *args, expect=0, prefix=()):
+    r = subprocess.run(list(prefix) + [laminar, "run", params, "-q", *args], capture_output=True, text=True)
+    if r.returncode != expect:
+        sys.exit(f"laminar run {' '.join(args)}: exit {r.returncode}, expected {expect}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def datasets(path):
+    out = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+    return out
+
+
+def same_output(a, b):
+    da, db = datasets(os.path.join(a, "laminar.h5")), datasets(os.path.join(b, "laminar.h5"))
+    assert sorted(da) == sorted(db), (sorted(da), sorted(db))
+    for k in da:
+        assert da[k].shape == db[k].shape and da[k].dtype == db[k].dtype, (k, da[k].shape, db[k].shape)
+        assert np.array_equal(da[k], db[k]), f"{k} differs after the restart"
+    late = list(da["probes/Late/step"])  # a table begun after a checkpoint
+    assert late == list(range(169, len(late) * 170, 170)) and late, late
+    for name in ("Energy", "Stats", "Late"):
+        with open(os.path.join(a, name + ".csv"), "rb") as fa, open(os.path.join(b, name + ".csv"), "rb") as fb:
+            assert fa.read() == fb.read(), f"{name}.csv differs after the restart"
+    return len(da)
+
+
+def reference(params, prefix=()):
+    ref = os.path.join(tmp, "ref")
+    t0 = time.time()
+    run(params, "-o", ref, prefix=prefix)
+    return ref, time.time() - t0
+
+
+if case == "equality":
+    p = make()
+    ref, _ = reference(p)
+    out = os.path.join(tmp, "cut")
+    run(p, "-o", out, "--steps", "70")               # ends at 70 (checkpoints 60, 70)
+    run(p, "-o", out, "--steps", "130", "--resume")  # 70 -> 130, checkpoints 120, 130
+    run(p, "-o", out, "--restart", os.path.join(out, "checkpoints", "step-000000120.h5"))  # an older one: 120 -> 200
+    n = same_output(ref, out)
+    # --restart of an output folder picks its newest checkpoint; resuming a finished run changes nothing.
+    run(p, "-o", out, "--restart", out)
+    same_output(ref, out)
+    # Into a fresh directory: the output from the checkpoint on (rows after step 120 equal the reference).
+    fresh = os.path.join(tmp, "fresh")
+    run(p, "-o", fresh, "--restart", os.path.join(out, "checkpoints"), "--steps", "200")
+    print(f"restart equality: {n} datasets and 3 CSV tables bit-identical after 3 restarts")
+
+elif case == "sigkill":
+    # A bigger layer so that a run lasts long enough to be killed at random points.
+    p = make(steps=int(os.environ.get("LAMINAR_KILL_STEPS", "1000")), every=20, size=32, n=16, nf=16, images=9)
+    ref, seconds = reference(p)
+    out = os.path.join(tmp, "killed")
+    rnd = random.Random(int(os.environ.get("LAMINAR_KILL_SEED", "0")) or None)
+    kills = 0
+    seen_tmp = set()
+    for attempt in range(8):
+        proc = subprocess.Popen([laminar, "run", p, "-q", "-o", out, "--resume"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        delay = rnd.uniform(0.1, 0.35) * seconds
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        _, err = proc.communicate()
+        assert proc.returncode in (0, -signal.SIGKILL), (proc.returncode, err)
+        ck = os.path.join(out, "checkpoints")
+        assert not [n for n in (os.listdir(ck) if os.path.isdir(ck) else []) if n.endswith(".tmp") and attempt > 0
+                    and n in seen_tmp], "stale temporary checkpoint kept"
+        seen_tmp = set(os.listdir(ck)) if os.path.isdir(ck) else set()
+        print(f"attempt {attempt}: killed after {delay:.2f}s; checkpoints {sorted(os.listdir(ck)) if os.path.isdir(ck) else []}")
+        if proc.returncode == 0:
+            break
+    run(p, "-o", out, "--resume")
+    n = same_output(ref, out)
+    assert kills >= 3, f"only {kills} kills landed (run too fast: {seconds:.2f}s)"
+    print(f"sigkill: {kills} SIGKILLs at random points, resumed to {n} bit-identical datasets")
+
+elif case == "sigterm":
+    p = make(steps=100000, every=0, size=32, n=16, nf=16, images=9)
+    out = os.path.join(tmp, "term")
+    for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+        proc = subprocess.Popen([laminar, "run", p, "-q", "-o", out, "--resume"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, (proc.returncode, err)
+        assert "interrupted by " + sig.name in err and "checkpoint written" in err, err
+        path = err.split("checkpoint written: ")[1].split(" ")[0]
+        assert os.path.exists(path), path
+        with h5py.File(path) as c:
+            step = int(c.attrs["step"])
+            assert c.attrs["reason"] in (b"interrupted", "interrupted")
+        with h5py.File(os.path.join(out, "laminar.h5")) as f:  # the output is complete up to the checkpoint
+            assert f["probes/Energy/step"][-1] == step - 1, (f["probes/Energy/step"][-1], step)
+        print(f"{sig.name}: exit {code}, checkpoint at step {step}")
+    # The interrupted-and-resumed run equals an uninterrupted one of the same length.
+    p = make(steps=200, every=0)
+    ref, _ = reference(p)
+    out = os.path.join(tmp, "term2")
+    proc = subprocess.Popen([laminar, "run", p, "-q", "-o", out, "--steps", "100000"], stderr=subprocess.PIPE, text=True)
+    while not os.path.exists(os.path.join(out, "laminar.h5")):
+        time.sleep(0.01)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    step = int(err.split("after ")[1].split(" ")[0])
+    if step < 200:
+        run(p, "-o", out, "--resume")
+        same_output(ref, out)
+        print(f"SIGTERM at step {step}, resumed: bit-identical")
+
+elif case == "nonfinite":
+    # Image 3 holds a NaN; unshuffled, batch 2: presentation 1 (steps 25..49) shows items 2, 3, so the
+    # NaN enters layer Input at step 25, batch element 1, and the last good state is after 25 steps.
+    p = make(nan_at=(3, 5, 5, 0))
+    r = run(p, "--set", "layers.Input.shuffle=false", "--set", "simulation.checkpoint_every=0", expect=4)
+    assert "NaN in layer 'Input' (activity) at step 25, batch element 1" in r.stderr, r.stderr
+    ck = os.path.join(tmp, "out", "checkpoints", "step-000000025.h5")
+    assert ck in r.stderr, r.stderr
+    with h5py.File(ck) as c:
+        assert c.attrs["reason"] in (b"non-finite", "non-finite")
+        for k in ("layers/Input/activity", "layers/V1/membrane", "connections/D/weights"):
+            assert np.isfinite(c[k][()]).all(), k
+        np.testing.assert_array_equal(c["layers/Input/items"][()], [0, 1])
+    # A diverging integrator (forward Euler at dt = tau with a large, unnormalised dictionary) names
+    # the layer where values first overflow, after a checkpoint of finite values.
+    w = os.path.join(tmp, "w.h5")
+    with h5py.File(w, "w") as f:
+        f["weights"] = np.full((4, 4, 4, 1), 3.0, np.float32)
+    shutil.rmtree(os.path.join(tmp, "out"))
+    p = make()
+    r = run(p, "--set", "layers.V1.integrator=euler", "--set", "layers.V1.tau=1", "--set",
+            "connections.D.init=file", "--set", f"connections.D.init_file={w}", "--set",
+            "connections.D.init_dataset=weights", "--set", "connections.D.normalize=none", "--set",
+            "connections.D.learning_rate=0", "--set", "simulation.checkpoint_every=0", expect=4)
+    msg = r.stderr
+    assert "in layer 'E' (activity)" in msg or "in layer 'V1'" in msg, msg
+    step = int(msg.split("at step ")[1].split(",")[0])
+    path = msg.split("saved in ")[1].split(" ")[0]
+    with h5py.File(path) as c:
+        assert int(c.attrs["step"]) == step  # checked every step: the state just before the failing step
+        for k in ("layers/E/activity", "layers/V1/membrane", "layers/V1/activity"):
+            assert np.isfinite(c[k][()]).all(), k
+    print("non-finite guard:", msg.strip().splitlines()[-1][:120])
+
+elif case == "refuse":
+    p = make()
+    out = os.path.join(tmp, "out")
+    run(p, "--steps", "60")
+    ck = os.path.join(out, "checkpoints")
+    r = run(p, "--resume", "--set", "layers.V1.lambda=0.2", expect=2)
+    assert "checkpoint of a different network: layers.V1.lambda is 0.1 there but 0.2 here" in r.stderr, r.stderr
+    r = run(p, "--restart", ck, "--set", "connections.D.patch_size=2", expect=2)
+    assert "connections.D.patch_size is 4 there but 2 here" in r.stderr, r.stderr
+    old = os.path.join(tmp, "old.h5")
+    shutil.copy(os.path.join(ck, "step-000000060.h5"), old)
+    with h5py.File(old, "a") as f:
+        f.attrs["format_version"] = np.int64(1)
+    r = run(p, "--restart", old, expect=2)
+    assert "checkpoint format version 1, but this Laminar reads 2" in r.stderr, r.stderr
+    r = run(p, "--restart", os.path.join(tmp, "nowhere"), expect=2)
+    assert "no such checkpoint" in r.stderr, r.stderr
+    # A damaged output file is named as such (and the checkpoint left alone).
+    with open(os.path.join(out, "laminar.h5"), "r+b") as f:
+        f.write(b"\0" * 4096)
+    r = run(p, "--resume", expect=2)
+    assert "laminar.h5: cannot resume this output: the file is damaged" in r.stderr, r.stderr
+    # `laminar check` reports memory per process by buffer: V1 6x6x4 x batch 2 x (activity, membrane,
+    # 2 channels, nan_check copies of activity and membrane) floats = 6912 bytes.
+    r = subprocess.run([laminar, "check", p], capture_output=True, text=True, check=True)
+    line = [l for l in r.stdout.splitlines() if "layers.V1:" in l][0]
+    assert "6x6x4 neurons x batch 2 x 6 buffers" in line and abs(float(line.split()[0]) * 2**20 - 6912) < 5, line
+    assert "per process" in r.stdout, r.stdout
+    r = subprocess.run([laminar, "check", p, "--set", "layers.V1.nf=16000000", "--set", "simulation.batch_size=8"], capture_output=True, text=True)
+    assert r.returncode == 2 and "layers.V1: needs about" in r.stderr and "available per process" in r.stderr, r.stderr
+    print("refusals: different network, format version, missing checkpoint, damaged output; check's memory table")
+
+elif case == "mpi":
+    p = make(steps=200, every=30)
+    pre = [mpirun, "--oversubscribe", "-np", "2"]
+    ref, _ = reference(p, prefix=pre)
+    out = os.path.join(tmp, "cut")
+    run(p, "-o", out, "--steps", "70", prefix=pre)
+    run(p, "-o", out, "--resume", prefix=pre)
+    n = same_output(ref, out)
+    # SIGTERM under mpirun: every rank stops at the same step and one checkpoint is written.
+    out2 = os.path.join(tmp, "term")
+    proc = subprocess.Popen(pre + [laminar, "run", p, "-q", "-o", out2, "--steps", "100000"], stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert "interrupted by SIGTERM" in err, (proc.returncode, err)
+    print(f"np 2: restart bit-identical ({n} datasets); SIGTERM: {err.strip().splitlines()[-1][:100]}")
+else:
+    sys.exit("unknown case " + case)
+shutil.rmtree(tmp, ignore_errors=True)
