@@ -8,8 +8,10 @@
 
 namespace laminar {
 
+class Layer;
 class Network;
 class Output;
+class Tensor;
 struct SimulationConfig;
 struct BuildContext;
 
@@ -49,6 +51,25 @@ class Probe {
   std::string type_;
   ParamSet params_;
   long period_ = 1;
+};
+
+// A probe's `layer:` and `buffer:` (activity or membrane) keys, declared and resolved once for
+// every probe that reads one buffer of one layer.
+class LayerBufferRef {
+ public:
+  // Adds `layer` (documented by `layer_doc`) and `buffer` to a probe's schema.
+  static void declare(Schema& schema, const std::string& layer_doc);
+  // Finds the layer; a user error at `buffer` if it has no membrane.
+  void resolve(Network& net, const ParamSet& params);
+  Layer& layer() const { return *layer_; }
+  bool membrane() const { return membrane_; }
+  const char* buffer_name() const { return membrane_ ? "membrane" : "activity"; }
+  // The whole buffer (gathered to the writer under MPI: collective, every process calls it).
+  const Tensor& gathered(Tensor& scratch) const;
+
+ private:
+  Layer* layer_ = nullptr;
+  bool membrane_ = false;
 };
 
 }  // namespace laminar

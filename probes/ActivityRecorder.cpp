@@ -10,37 +10,33 @@ ActivityRecorder::ActivityRecorder(const BuildContext& ctx) : Probe(ctx) {
 }
 
 void ActivityRecorder::resolve(Network& net) {
-  layer_ = &net.layer(params_.string("layer"), params_, "layer");
-  membrane_ = params_.string("buffer") == "membrane";
-  if (membrane_ && !layer_->has_membrane())
-    params_.fail("buffer", "layer '" + layer_->name() + "' (" + layer_->type() + ") has no membrane");
+  source_.resolve(net, params_);
 }
 
 void ActivityRecorder::open(Output& out, const SimulationConfig&) {
   const std::string g = "probes/" + name_;
   out.attribute(g, "type", type_);
-  out.attribute(g, "layer", layer_->name());
-  out.attribute(g, "buffer", membrane_ ? "membrane" : "activity");
+  out.attribute(g, "layer", source_.layer().name());
+  out.attribute(g, "buffer", source_.buffer_name());
 }
 
 void ActivityRecorder::sample(long step, Output& out) {
   // The whole layer (gathered to the writer under MPI).
-  const Tensor& t = layer_->gathered(membrane_ ? layer_->membrane() : layer_->activity(), scratch_);
+  const Tensor& t = source_.gathered(scratch_);
   std::vector<std::int64_t> items;
-  if (layer_->current_items()) items = layer_->gathered_items();
+  if (source_.layer().current_items()) items = source_.layer().gathered_items();
   if (!out.writer()) return;
   const Geometry& g = t.geometry();
   const std::string base = "probes/" + name_;
   const std::int64_t s = step;
   out.append(base + "/step", &s, {});
   out.append(base + "/data", t.data(), {std::size_t(t.batch()), std::size_t(g.ny), std::size_t(g.nx), std::size_t(g.nf)});
-  if (layer_->current_items()) out.append(base + "/item", items.data(), {items.size()});
+  if (source_.layer().current_items()) out.append(base + "/item", items.data(), {items.size()});
 }
 
 void laminar_register_ActivityRecorder(Registry& r) {
   Schema s = Probe::common_schema();
-  s.string("layer", std::nullopt, "Layer to record.")
-      .choice("buffer", {"activity", "membrane"}, std::string("activity"), "Which buffer.");
+  LayerBufferRef::declare(s, "Layer to record.");
   register_probe<ActivityRecorder>(
       r, KindInfo{Category::Probe, "ActivityRecorder", "Writes a layer's activity or membrane to the HDF5 output.",
                   "Samples on the last step of every `period` steps (default: every display period, i.e. the settled "

@@ -17,8 +17,7 @@ class ActivityRecorder : public Probe {
   void sample(long step, Output& out) override;
 
  private:
-  Layer* layer_ = nullptr;
-  bool membrane_ = false;
+  LayerBufferRef source_;
   Tensor scratch_;
 };
 

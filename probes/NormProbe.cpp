@@ -7,13 +7,10 @@
 namespace laminar {
 
 void NormProbe::resolve(Network& net) {
-  layer_ = &net.layer(params_.string("layer"), params_, "layer");
-  membrane_ = params_.string("buffer") == "membrane";
-  if (membrane_ && !layer_->has_membrane())
-    params_.fail("buffer", "layer '" + layer_->name() + "' (" + layer_->type() + ") has no membrane");
+  source_.resolve(net, params_);
 }
 
-void NormProbe::collect() { whole_ = &layer_->gathered(membrane_ ? layer_->membrane() : layer_->activity(), scratch_); }
+void NormProbe::collect() { whole_ = &source_.gathered(scratch_); }
 
 void NormProbe::compute(std::vector<std::vector<double>>& values) const {
   const Tensor& t = *whole_;
@@ -32,9 +29,8 @@ void NormProbe::compute(std::vector<std::vector<double>>& values) const {
 
 void laminar_register_NormProbe(Registry& r) {
   Schema s = Probe::common_schema();
-  s.string("layer", std::nullopt, "Layer to measure.")
-      .choice("buffer", {"activity", "membrane"}, std::string("activity"), "Which buffer.")
-      .choice("norm", {"l1", "l2", "l0"}, std::string("l1"), "l1: sum |x|; l2: sqrt(sum x^2); l0: count of |x| > nnz_threshold.")
+  LayerBufferRef::declare(s, "Layer to measure.");
+  s.choice("norm", {"l1", "l2", "l0"}, std::string("l1"), "l1: sum |x|; l2: sqrt(sum x^2); l0: count of |x| > nnz_threshold.")
       .real("nnz_threshold", 0.0, 0, Schema::inf, "For l0: values with |x| above this count as nonzero.");
   register_probe<NormProbe>(
       r, KindInfo{Category::Probe, "Norm", "L1, L2 or L0 norm of a layer's buffer per batch element.",

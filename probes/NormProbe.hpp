@@ -18,8 +18,7 @@ class NormProbe : public TableProbe {
   void compute(std::vector<std::vector<double>>& values) const override;
 
  private:
-  Layer* layer_ = nullptr;
-  bool membrane_ = false;
+  LayerBufferRef source_;
   Tensor scratch_;
   const Tensor* whole_ = nullptr;  // the whole buffer (on the writer), set by collect()
 };

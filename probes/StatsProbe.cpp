@@ -9,13 +9,10 @@
 namespace laminar {
 
 void StatsProbe::resolve(Network& net) {
-  layer_ = &net.layer(params_.string("layer"), params_, "layer");
-  membrane_ = params_.string("buffer") == "membrane";
-  if (membrane_ && !layer_->has_membrane())
-    params_.fail("buffer", "layer '" + layer_->name() + "' (" + layer_->type() + ") has no membrane");
+  source_.resolve(net, params_);
 }
 
-void StatsProbe::collect() { whole_ = &layer_->gathered(membrane_ ? layer_->membrane() : layer_->activity(), scratch_); }
+void StatsProbe::collect() { whole_ = &source_.gathered(scratch_); }
 
 void StatsProbe::compute(std::vector<std::vector<double>>& values) const {
   const Tensor& t = *whole_;
@@ -37,8 +34,7 @@ void StatsProbe::compute(std::vector<std::vector<double>>& values) const {
 
 void laminar_register_StatsProbe(Registry& r) {
   Schema s = Probe::common_schema();
-  s.string("layer", std::nullopt, "Layer to measure.")
-      .choice("buffer", {"activity", "membrane"}, std::string("activity"), "Which buffer.");
+  LayerBufferRef::declare(s, "Layer to measure.");
   register_probe<StatsProbe>(
       r, KindInfo{Category::Probe, "Stats", "Fraction nonzero, mean, min and max of a layer's buffer per batch element.",
                   "Writes `probes/<name>/{fraction_nonzero,mean,min,max}` (samples x batch) and `<name>.csv`.",
