@@ -310,9 +310,10 @@ bool small_enough(const NetworkSpec& spec) {
 }
 
 enum class Outcome { Ok, UserErr };
+long g_networks_built = 0;  // reported: how often mutated input got as far as a whole network
 
 struct Stats {
-  long cases = 0, accepted = 0, user_errors = 0, networks = 0, failures = 0;
+  long cases = 0, accepted = 0, user_errors = 0, failures = 0;
 };
 
 Outcome run_params(const Bytes& text) {
@@ -321,6 +322,7 @@ Outcome run_params(const Bytes& text) {
   if (small_enough(spec)) {
     Network net(spec);
     (void)net.describe_schedule();
+    ++g_networks_built;
   }
   return Outcome::Ok;
 }
@@ -398,6 +400,28 @@ int main(int argc, char** argv) {
   }
   fs::current_path(work);
 
+  // Every seed must be valid input: mutations of valid input reach deepest, and a seed that is
+  // refused would quietly turn this harness into a test of the YAML parser's error path.
+  for (std::size_t k = 0; k < params.size() + idx.size() + csv.size(); ++k) {
+    std::string name;
+    try {
+      if (k < params.size()) { name = params_names[k]; run_params(params[k]); }
+      else if (k < params.size() + idx.size()) {
+        name = idx_names[k - params.size()];
+        write_bytes(work / "seed.idx", idx[k - params.size()]);
+        run_idx(work / "seed.idx");
+      } else {
+        name = csv_names[k - params.size() - idx.size()];
+        write_bytes(work / "seed.csv", csv[k - params.size() - idx.size()]);
+        run_csv(work / "seed.csv");
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "fuzz_params: corpus seed " << name << " is not valid input: " << e.what() << "\n";
+      return 2;
+    }
+  }
+
+  g_networks_built = 0;
   Stats st;
   const auto t0 = std::chrono::steady_clock::now();
   for (long it = 0; it < iterations; ++it) {
@@ -468,7 +492,7 @@ int main(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "fuzz_params: " << st.cases << " cases (seed " << seed << ", " << params.size() << " params, "
             << idx.size() << " IDX, " << csv.size() << " CSV seeds) in " << secs << " s: " << st.accepted
-            << " accepted, " << st.user_errors << " user errors, " << st.failures << " failures\n";
+            << " accepted, " << st.user_errors << " user errors (" << g_networks_built << " networks built), " << st.failures << " failures\n";
   fs::current_path(fs::temp_directory_path());
   if (st.failures == 0) fs::remove_all(work);
   else if (save.empty()) std::cout << "scratch folder kept: " << work << "\n";
