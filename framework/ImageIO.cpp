@@ -75,12 +75,20 @@ class IdxSource : public DataSource {
     count_ = dims[0];
     geometry_ = Geometry{int(dims[2]), int(dims[1]), ndims == 4 ? int(dims[3]) : 1};
     offset_ = 4 + 4 * ndims;
-    std::size_t elem = type_ == 0x08 ? 1 : 4;
-    std::size_t expected = offset_ + std::size_t(count_) * geometry_.size() * elem;
-    if (bytes_.size() != expected)
+    const double elem = type_ == 0x08 ? 1 : 4;
+    // In double: the product of up to four dimensions of 2^30 overflows 64 bits and could wrap
+    // around to the file's size (a 16-byte file "holding" 2^28 images of 2^28 x 2^28). Exact
+    // whenever it is below 2^53, and a file is always smaller than that.
+    const double expected = double(offset_) + double(count_) * double(geometry_.ny) * double(geometry_.nx) *
+                                                  double(geometry_.nf) * elem;
+    if (double(bytes_.size()) != expected) {
+      std::ostringstream e;
+      e.precision(expected < 1e18 ? 18 : 3);
+      e << expected;
       throw UserError(path_ + ": IDX header promises " + std::to_string(count_) + " images of " + geometry_.str() +
-                      " (" + std::to_string(expected) + " bytes) but the file holds " + std::to_string(bytes_.size()) +
+                      " (" + e.str() + " bytes) but the file holds " + std::to_string(bytes_.size()) +
                       " bytes: truncated or corrupt");
+    }
   }
   long size() const override { return count_; }
   Geometry geometry() const override { return geometry_; }

@@ -150,6 +150,10 @@ TEST(Idx, CorruptFilesGiveClearErrors) {
   Bytes longer = good;
   longer.push_back(0);
   EXPECT_HAS(err("long", longer), "but the file holds 35 bytes");
+  // Dimensions whose product overflows 64 bits (2^28 cubed = 2^84 wraps to 0) describe a
+  // header-only file exactly if the size is computed in 64-bit integers: it must be refused.
+  EXPECT_HAS(err("wrap3", idx_u8({1u << 28, 1u << 28, 1u << 28}, {})), "but the file holds 16 bytes");
+  EXPECT_HAS(err("wrap4", idx_u8({1u << 24, 1u << 24, 1u << 24, 1u << 16}, {})), "but the file holds 20 bytes");
   EXPECT_HAS(error_of([&] { open_idx(dir.file("absent.gz")); }), "absent.gz: data file not found");
   EXPECT_HAS(error_of([&] { open_idx(dir.path()); }), "expected a file, found a folder");
 }
