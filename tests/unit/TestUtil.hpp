@@ -1,17 +1,35 @@
 #pragma once
 // Helpers shared by the unit tests: a self-deleting temporary directory, HDF5 writers for test
 // inputs, and seeded random fills. Everything here is independent of the code under test.
+#include <gtest/gtest.h>
 #include <hdf5.h>
 #include <stdlib.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "framework/Error.hpp"
+
 namespace laminar::test {
+
+// The message of the UserError thrown by `f`, or a test failure (another exception, or none).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected a UserError, got another exception: " << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a UserError, nothing was thrown";
+  return "";
+}
 
 class TempDir {
  public:

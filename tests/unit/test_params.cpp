@@ -60,19 +60,7 @@ std::string replace(std::string text, const std::string& from, const std::string
   return text.replace(pos, from.size(), to);
 }
 
-// The message of the UserError thrown by `f`, or a test failure.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected a UserError, got another exception: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a UserError, nothing was thrown";
-  return "";
-}
+using test::error_of;
 
 std::string spec_error(const std::string& yaml, const std::vector<std::string>& sets = {}) {
   return error_of([&] {

@@ -5,18 +5,12 @@
 
 #include "framework/Network.hpp"
 #include "framework/Plugin.hpp"
+#include "tests/unit/TestUtil.hpp"
 
 using namespace laminar;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
+using laminar::test::error_of;
 KindInfo probe_kind(const std::string& name) {
   KindInfo k;
   k.category = Category::Probe;
