@@ -212,6 +212,11 @@ void Output::append(const std::string& d, const std::int64_t* row, const std::ve
   append_raw(d, H5T_NATIVE_INT64, row, s);
 }
 
+void Output::append(const std::string& d, const Tensor& t) {
+  const Geometry& g = t.geometry();
+  append(d, t.data(), {std::size_t(t.batch()), std::size_t(g.ny), std::size_t(g.nx), std::size_t(g.nf)});
+}
+
 void Output::write(const std::string& dataset, const float* data, const std::vector<std::size_t>& shape) {
   if (!writer_) return;
   if (H5Lexists(file_, dataset.c_str(), H5P_DEFAULT) > 0) H5Ldelete(file_, dataset.c_str(), H5P_DEFAULT);

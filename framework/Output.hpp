@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/Tensor.hpp"
+
 namespace laminar {
 
 // How much output a run had written at some step: rows of every extendible dataset and bytes of
@@ -45,6 +47,8 @@ class Output {
   void append(const std::string& dataset, const float* row, const std::vector<std::size_t>& row_shape);
   void append(const std::string& dataset, const double* row, const std::vector<std::size_t>& row_shape);
   void append(const std::string& dataset, const std::int64_t* row, const std::vector<std::size_t>& row_shape);
+  // Append a whole layer buffer as one row of shape [batch, ny, nx, nf].
+  void append(const std::string& dataset, const Tensor& t);
   // Write (or replace) a whole fixed-shape dataset.
   void write(const std::string& dataset, const float* data, const std::vector<std::size_t>& shape);
   // A string attribute on a group or dataset (created as a group if absent).

@@ -26,11 +26,10 @@ void ActivityRecorder::sample(long step, Output& out) {
   std::vector<std::int64_t> items;
   if (source_.layer().current_items()) items = source_.layer().gathered_items();
   if (!out.writer()) return;
-  const Geometry& g = t.geometry();
   const std::string base = "probes/" + name_;
   const std::int64_t s = step;
   out.append(base + "/step", &s, {});
-  out.append(base + "/data", t.data(), {std::size_t(t.batch()), std::size_t(g.ny), std::size_t(g.nx), std::size_t(g.nf)});
+  out.append(base + "/data", t);
   if (source_.layer().current_items()) out.append(base + "/item", items.data(), {items.size()});
 }
 

@@ -102,7 +102,7 @@ void ImageWriter::sample(long step, Output& out) {
   const std::string base = "probes/" + name_;
   const std::int64_t s = step;
   out.append(base + "/step", &s, {});
-  out.append(base + "/data", t.data(), {std::size_t(t.batch()), std::size_t(g.ny), std::size_t(g.nx), std::size_t(g.nf)});
+  out.append(base + "/data", t);
   const int channels = feature_ >= 0 ? 1 : g.nf;
   const std::size_t pixels = std::size_t(g.nx) * g.ny;
   std::vector<float> values(pixels * channels);
