@@ -44,7 +44,7 @@ int run_main(int argc, char** argv) {
 
   std::string params_file, steps, output;
   std::vector<std::string> sets, plugins;
-  bool quiet = false, verbose = false;
+  bool quiet = false, verbose = false, gpu = false;
   std::string restart;
   bool resume = false;
 
@@ -54,6 +54,7 @@ int run_main(int argc, char** argv) {
   run->add_option("--output,-o", output, "Override simulation.output (output directory)");
   run->add_option("--set", sets, "Override any value: --set layers.V1.lambda=0.2 (repeatable)");
   run->add_option("--plugin", plugins, "Load kinds from this plugin (shared library; repeatable; relative to the current folder)")->allow_extra_args(false);
+  run->add_flag("--gpu", gpu, "Run on the GPU (as --set simulation.backend=cuda); an error where none can be used");
   run->add_flag("--quiet,-q", quiet, "No progress output");
   run->add_flag("--verbose,-v", verbose, "Print the resolved network before running");
   run->add_option("--restart", restart,
@@ -113,6 +114,7 @@ int run_main(int argc, char** argv) {
   for (const auto& p : plugins) registry.load_plugin(p, "--plugin " + p);
 
   if (*run) {
+    if (gpu) sets.push_back("simulation.backend=cuda");
     NetworkSpec spec = load_spec(registry, params_file, sets, steps, output);
     Network net(spec);
     // Under mpirun every process runs its part; rank 0 alone writes the output and reports.
@@ -121,6 +123,8 @@ int run_main(int argc, char** argv) {
     if (verbose) std::cout << summarize(net);
     if (!quiet && comm.size() > 1)
       std::cout << "laminar: " << comm.size() << " MPI processes, " << comm.decomposition().str() << "\n";
+    if (!quiet && net.backend().memory())
+      std::cout << "laminar: backend " << net.backend().name() << " (" << net.backend().description() << ")\n";
     // Which checkpoint to continue from, checked against this network before the output is touched.
     std::string from;
     if (!restart.empty()) {
@@ -145,6 +149,11 @@ int run_main(int argc, char** argv) {
     }
     long n = sim.run() - sim.first_step();
     if (!quiet) std::cout << "laminar: ran " << n << " steps; output in " << out.file_path() << "\n";
+    if (!quiet && net.backend().memory()) {
+      const DeviceMemory::Traffic& t = net.backend().memory()->traffic;
+      std::cout << "laminar: host<->device transfers: " << t.uploads << " uploads (" << (t.upload_bytes >> 10)
+                << " KiB), " << t.downloads << " downloads (" << (t.download_bytes >> 10) << " KiB)\n";
+    }
     return 0;
   }
   if (*check) {

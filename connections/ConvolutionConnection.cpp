@@ -111,14 +111,14 @@ void ConvolutionConnection::initialize(const SimulationConfig& sim) {
   } else {
     read_init_file(weights_.data());
   }
-  if (p.string("normalize") == "l2") cpu::normalize_l2(shape_, weights_.data(), float(p.real("strength")));
+  if (p.string("normalize") == "l2") backend().normalize_l2(shape_, weights_, float(p.real("strength")));
   velocity_.assign(momentum_ > 0 ? weights_.size() : 0, 0.0f);
   ++version_;
 }
 
-const std::vector<float>& ConvolutionConnection::transposed() {
+const Buffer& ConvolutionConnection::transposed() {
   if (transposed_version_ != version_) {
-    cpu::transpose_weights(shape_, weights_.data(), weights_t_);
+    backend().transpose_weights(shape_, weights_, weights_t_);
     transposed_version_ = version_;
   }
   return weights_t_;
@@ -128,7 +128,7 @@ void ConvolutionConnection::apply(const Tensor& in, Tensor& out, bool adjoint, f
   // Forward with kernels on pre (coarse -> fine) scatters; the opposite direction gathers.
   const bool scatter = kernels_on_pre_ != adjoint;
   // `in` and `out` hold this process's tile of each layer (the whole layers in a single process).
-  parallel::deliver(shape_, scatter, weights_.data(), scatter ? nullptr : transposed().data(), in, out, scale);
+  parallel::deliver(backend(), shape_, scatter, scatter ? weights_ : transposed(), in, out, scale);
 }
 
 void ConvolutionConnection::deliver(Tensor& target) { apply(pre_buffer(), target, false, scale_); }
@@ -139,26 +139,18 @@ bool ConvolutionConnection::learn(long step) {
   if (!fire) return false;
   const Tensor& coarse = kernels_on_pre_ ? pre_buffer() : post_->activity();
   const Tensor& fine = kernels_on_pre_ ? post_->activity() : pre_buffer();
-  dw_.assign(weights_.size(), 0.0f);
+  if (dw_.size() != weights_.size()) dw_.assign(weights_.size(), 0.0f);
+  dw_.fill(0.0f);
   // Hebbian term pre x post (post = error e), mean over the (whole) batch: Phi += eta mean_b(e (x) a),
   // summed over every process's tile and batch elements.
-  parallel::hebbian(shape_, coarse, fine, dw_.data(), dw_.size(), 1.0f / float(batch_size_));
+  parallel::hebbian(backend(), shape_, coarse, fine, dw_, 1.0f / float(batch_size_));
   // No evidence, no learning: when the Hebbian term is zero everywhere (e.g. every batch element's
   // error is masked because its modality is absent, or the code is all zero) the weights, the
   // momentum and the normalisation are left exactly as they are (renormalising unit-norm kernels
   // would otherwise move them by rounding). dw_ is the global sum, the same on every process.
   if (std::all_of(dw_.begin(), dw_.end(), [](float v) { return v == 0.0f; })) return false;
-  const float eta = float(learning_rate_);
-  if (momentum_ > 0) {
-    const float mu = float(momentum_);
-    for (std::size_t i = 0; i < weights_.size(); ++i) {
-      velocity_[i] = mu * velocity_[i] + dw_[i];
-      weights_[i] += eta * velocity_[i];
-    }
-  } else {
-    for (std::size_t i = 0; i < weights_.size(); ++i) weights_[i] += eta * dw_[i];
-  }
-  if (params_.string("normalize") == "l2") cpu::normalize_l2(shape_, weights_.data(), float(params_.real("strength")));
+  backend().weight_update(weights_, velocity_, dw_, float(learning_rate_), momentum_ > 0 ? float(momentum_) : 0.0f);
+  if (params_.string("normalize") == "l2") backend().normalize_l2(shape_, weights_, float(params_.real("strength")));
   ++version_;
   return true;
 }
@@ -176,9 +168,9 @@ std::vector<StateArray> ConvolutionConnection::state() const {
 }
 
 void ConvolutionConnection::set_state(const std::string& name, const float* data) {
-  std::vector<float>* target = name == "weights" ? &weights_ : name == "velocity" ? &velocity_ : nullptr;
+  Buffer* target = name == "weights" ? &weights_ : name == "velocity" ? &velocity_ : nullptr;
   if (!target) Connection::set_state(name, data);
-  std::copy_n(data, target->size(), target->begin());
+  std::copy_n(data, target->size(), target->data());
   ++version_;  // the transposed copy is stale
 }
 

@@ -31,15 +31,15 @@ class ConvolutionConnection : public Connection {
   void apply(const Tensor& in, Tensor& out, bool adjoint, float scale);
   const ConvShape& shape() const { return shape_; }
   bool kernels_on_pre() const { return kernels_on_pre_; }
-  std::vector<float>& mutable_weights() { ++version_; return weights_; }
 
  private:
-  const std::vector<float>& transposed();
+  const Buffer& transposed();
   // Open init_file and check its dataset's shape; read it into `out` unless null (check only).
   void read_init_file(float* out) const;
   ConvShape shape_;
   bool kernels_on_pre_ = true;  // pre is the coarser (or equal) layer
-  std::vector<float> weights_, weights_t_, velocity_, dw_;
+  // Resident where the backend computes (Buffer.hpp); the host copies are read by recorders/checkpoints.
+  Buffer weights_, weights_t_, velocity_, dw_;
   long version_ = 0, transposed_version_ = -1;
   float scale_ = 1.0f;
   double learning_rate_ = 0.0, momentum_ = 0.0;

@@ -1,5 +1,6 @@
 #include "connections/FeedbackConnection.hpp"
 
+#include "framework/Backend.hpp"
 #include "framework/Network.hpp"
 #include "framework/Registry.hpp"
 #include "layers/ErrorLayer.hpp"
@@ -27,14 +28,7 @@ void FeedbackConnection::resolve(Network& net) {
                              "; Feedback delivers into an LCA layer (layer N, whose membrane the error compares)");
 }
 
-void FeedbackConnection::deliver(Tensor& target) {
-  const float* in = pre_buffer().data();
-  float* out = target.data();
-  const float s = strength_;
-  const std::ptrdiff_t n = std::ptrdiff_t(target.size());
-#pragma omp parallel for simd schedule(static)
-  for (std::ptrdiff_t i = 0; i < n; ++i) out[i] += s * in[i];
-}
+void FeedbackConnection::deliver(Tensor& target) { backend().axpy(strength_, pre_buffer(), target); }
 
 void laminar_register_FeedbackConnection(Registry& r) {
   Schema s;

@@ -1,5 +1,6 @@
 #include "connections/IdentityConnection.hpp"
 
+#include "framework/Backend.hpp"
 #include "framework/Registry.hpp"
 
 namespace laminar {
@@ -8,14 +9,7 @@ IdentityConnection::IdentityConnection(const BuildContext& ctx) : Connection(ctx
   scale_ = float(params_.real("scale"));
 }
 
-void IdentityConnection::deliver(Tensor& target) {
-  const float* in = pre_buffer().data();
-  float* out = target.data();
-  const float scale = scale_;
-  const std::ptrdiff_t n = std::ptrdiff_t(target.size());
-#pragma omp parallel for simd schedule(static)
-  for (std::ptrdiff_t i = 0; i < n; ++i) out[i] += scale * in[i];
-}
+void IdentityConnection::deliver(Tensor& target) { backend().axpy(scale_, pre_buffer(), target); }
 
 void laminar_register_IdentityConnection(Registry& r) {
   Schema s = Connection::common_schema();

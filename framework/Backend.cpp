@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include "framework/Error.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -294,4 +296,154 @@ void normalize_l2(const ConvShape& s, float* w, float strength) {
 }
 
 }  // namespace cpu
+}  // namespace laminar
+
+// ---------------------------------------------------------------------------------------------
+// The CPU backend: the kernels above, and OpenMP loops over ElementMath.hpp for the element-wise
+// updates, on host memory.
+namespace laminar {
+namespace {
+
+// The LCA update with the threshold kind and integrator fixed at compile time, so that it is
+// branch-free and vectorises (a runtime switch per element cost more than the membrane update).
+template <math::Threshold K, bool Euler>
+void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
+  const float self = st.self, decay = st.decay, rate = st.rate;
+  const math::ThresholdParams th = st.threshold;
+  if (ge && gi) {
+#pragma omp parallel for simd schedule(static)
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+      const float drive = ge[i] - gi[i] + self * a[i];
+      u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
+      a[i] = math::threshold_of<K>(u[i], th);
+    }
+  } else {
+    // One channel (or none): the unused one contributes nothing.
+    const bool exc = ge != nullptr, inh = gi != nullptr;
+#pragma omp parallel for simd schedule(static)
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+      const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
+      u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
+      a[i] = math::threshold_of<K>(u[i], th);
+    }
+  }
+}
+
+template <math::Threshold K>
+void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
+  if (st.euler) lca_loop<K, true>(n, ge, gi, u, a, st);
+  else lca_loop<K, false>(n, ge, gi, u, a, st);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  void scatter(const ConvShape& s, const Buffer& w, const Tensor& coarse, Tensor& fine, float scale) override {
+    cpu::deliver_scatter(s, w.data(), coarse, fine, scale);
+  }
+  void gather(const ConvShape& s, const Buffer& wt, const Tensor& fine, Tensor& coarse, float scale) override {
+    cpu::deliver_gather(s, wt.data(), fine, coarse, scale);
+  }
+  void transpose_weights(const ConvShape& s, const Buffer& w, Buffer& wt) override {
+    cpu::transpose_weights(s, w.data(), wt.host_vector());
+  }
+  void hebbian(const ConvShape& s, const Tensor& coarse, const Tensor& fine, Buffer& dw, float scale) override {
+    cpu::hebbian(s, coarse, fine, dw.data(), scale);
+  }
+  void normalize_l2(const ConvShape& s, Buffer& w, float strength) override {
+    cpu::normalize_l2(s, w.data(), strength);
+  }
+  void weight_update(Buffer& w, Buffer& v, const Buffer& dw, float eta, float mu) override {
+    float* wp = w.data();
+    const float* d = dw.data();
+    const std::size_t n = w.size();
+    if (mu > 0.0f) {
+      float* vp = v.data();
+      for (std::size_t i = 0; i < n; ++i) {
+        vp[i] = mu * vp[i] + d[i];
+        wp[i] += eta * vp[i];
+      }
+    } else {
+      for (std::size_t i = 0; i < n; ++i) wp[i] += eta * d[i];
+    }
+  }
+  void lca_update(const LcaStep& st, const Tensor* exc, const Tensor* inh, Tensor& u, Tensor& a) override {
+    const float* ge = exc ? exc->data() : nullptr;
+    const float* gi = inh ? inh->data() : nullptr;
+    const std::ptrdiff_t n = std::ptrdiff_t(u.size());
+    float* up = u.data();
+    float* ap = a.data();
+    using T = math::Threshold;
+    switch (st.threshold.kind) {
+      case T::Soft: lca_loop<T::Soft>(n, ge, gi, up, ap, st); break;
+      case T::SoftNonNegative: lca_loop<T::SoftNonNegative>(n, ge, gi, up, ap, st); break;
+      case T::Hard: lca_loop<T::Hard>(n, ge, gi, up, ap, st); break;
+      case T::Firm: lca_loop<T::Firm>(n, ge, gi, up, ap, st); break;
+    }
+  }
+  void error_update(float scale, const Tensor* exc, const Tensor* inh, Tensor& e) override {
+    const float* ge = exc ? exc->data() : nullptr;
+    const float* gi = inh ? inh->data() : nullptr;
+    float* ep = e.data();
+    const std::ptrdiff_t n = std::ptrdiff_t(e.size());
+#pragma omp parallel for simd schedule(static)
+    for (std::ptrdiff_t i = 0; i < n; ++i) ep[i] = math::error_value(ge ? ge[i] : 0.0f, gi ? gi[i] : 0.0f, scale);
+  }
+  void axpy(float s, const Tensor& x, Tensor& y) override {
+    const float* in = x.data();
+    float* out = y.data();
+    const std::ptrdiff_t n = std::ptrdiff_t(y.size());
+#pragma omp parallel for simd schedule(static)
+    for (std::ptrdiff_t i = 0; i < n; ++i) out[i] += s * in[i];
+  }
+  void reduce(Reduction r, const Tensor& t, std::vector<double>& out, const math::ThresholdParams* th) override {
+    out.assign(std::size_t(t.batch()), 0.0);
+    const math::ThresholdParams p = th ? *th : math::ThresholdParams{};
+    for (int b = 0; b < t.batch(); ++b) {
+      const auto e = t.element(b);
+      const float* v = e.data();
+      const std::ptrdiff_t n = std::ptrdiff_t(e.size());
+      double sum = 0.0;
+      if (r == Reduction::Sum) {
+#pragma omp simd reduction(+ : sum)
+        for (std::ptrdiff_t k = 0; k < n; ++k) sum += double(v[k]);
+      } else if (r == Reduction::SumSquares) {
+#pragma omp simd reduction(+ : sum)
+        for (std::ptrdiff_t k = 0; k < n; ++k) sum += double(v[k]) * v[k];
+      } else {
+        for (std::ptrdiff_t k = 0; k < n; ++k)
+          if (v[k] != 0.0f) sum += math::sparsity_cost(v[k], p);
+      }
+      out[std::size_t(b)] = sum;
+    }
+  }
+};
+
+}  // namespace
+
+Backend& device_emulation_backend();  // DeviceEmulation.cpp
+#ifdef LAMINAR_HAVE_CUDA
+Backend& cuda_backend();  // cuda/CudaBackend.cu (throws UserError when no device can be used)
+#endif
+
+Backend& Backend::cpu() {
+  static CpuBackend b;
+  return b;
+}
+
+Backend& Backend::named(const std::string& name) {
+  if (name == "cpu") return cpu();
+  if (name == "device_emulation") return device_emulation_backend();
+  if (name == "cuda") {
+#ifdef LAMINAR_HAVE_CUDA
+    return cuda_backend();
+#else
+    throw UserError(
+        "backend 'cuda' is not available: this laminar was built without CUDA (nvcc was not found when it was "
+        "configured, or -DLAMINAR_CUDA=OFF); rebuild on a machine with the CUDA toolkit, or use backend: cpu");
+#endif
+  }
+  throw UserError("unknown backend '" + name + "' (expected cpu, cuda or device_emulation)");
+}
+
 }  // namespace laminar

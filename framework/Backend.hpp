@@ -1,7 +1,9 @@
 #pragma once
 // Numeric kernels behind one interface (ARCHITECTURE.md `Backend`). The CPU backend is the
 // reference: OpenMP loops over the per-element functions of ElementMath.hpp, exploiting
-// activity sparsity. A CUDA backend (issue 8) implements the same entry points.
+// activity sparsity. The device backends (KernelBackend.hpp: CUDA, and its host emulation used to
+// test it without a GPU) run the per-element kernels of Kernels.hpp on buffers resident in their
+// memory (Buffer.hpp). Layers and connections call a Backend; they never touch CUDA or copy data.
 //
 // Convolution geometry: every connection with weights relates a "coarse" grid (its kernels'
 // owner; stride s coarser, or equal; s may differ per axis: sy, sx) and a "fine" grid. Kernel k is a patch_y x patch_x x nf_fine
@@ -10,8 +12,11 @@
 //   Phi a   (coarse -> fine, "scatter"):  fine[y,x,f] += sum_{c,k} W[k, y-cy*s-oy, x-cx*s-ox, f] a[c,k]
 //   Phi^T e (fine -> coarse, "gather"):   coarse[c,k] += sum_{py,px,f} W[k,py,px,f] e[cy*s+oy+py, cx*s+ox+px, f]
 // The two are exact adjoints: <Phi a, e> = <a, Phi^T e>.
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "framework/ElementMath.hpp"
 #include "framework/Tensor.hpp"
 
 namespace laminar {
@@ -34,6 +39,54 @@ struct ConvShape {
   // Per-axis strides: offset_y = -floor((patch_y - stride_y)/2), offset_x likewise.
   static ConvShape make(const Geometry& fine, const Geometry& coarse, int stride_y, int stride_x, int patch_y,
                         int patch_x);
+};
+
+// One LCA membrane step: u <- update(u, exc - inh + self * a); a <- T(u). Channels may be absent.
+struct LcaStep {
+  math::ThresholdParams threshold;
+  bool euler = false;  // forward Euler (rate) instead of exponential Euler (decay)
+  float decay = 0.0f, rate = 0.0f, self = 1.0f;
+};
+
+// Per batch element reductions (in double) for probes and the NaN guard.
+enum class Reduction { Sum, SumSquares, SparsityCost };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // "cpu", "cuda", "device_emulation".
+  virtual std::string name() const = 0;
+  // The memory its kernels read and write (nullptr: the host's).
+  virtual DeviceMemory* memory() { return nullptr; }
+  // Details for logs (e.g. the GPU's name); empty for the CPU.
+  virtual std::string description() const { return {}; }
+
+  // fine += scale * Phi coarse (w: [k][py][px][f]).
+  virtual void scatter(const ConvShape& s, const Buffer& w, const Tensor& coarse, Tensor& fine, float scale) = 0;
+  // coarse += scale * Phi^T fine (wt: the weights transposed by transpose_weights, [py][px][f][k]).
+  virtual void gather(const ConvShape& s, const Buffer& wt, const Tensor& fine, Tensor& coarse, float scale) = 0;
+  virtual void transpose_weights(const ConvShape& s, const Buffer& w, Buffer& wt) = 0;
+  // dw += scale * sum_b sum_c coarse (x) fine (dw sized weights_size()).
+  virtual void hebbian(const ConvShape& s, const Tensor& coarse, const Tensor& fine, Buffer& dw, float scale) = 0;
+  // Each kernel to L2 norm `strength` (zero kernels left alone).
+  virtual void normalize_l2(const ConvShape& s, Buffer& w, float strength) = 0;
+  // mu > 0: v <- mu v + dw, w <- w + eta v; else w <- w + eta dw.
+  virtual void weight_update(Buffer& w, Buffer& v, const Buffer& dw, float eta, float mu) = 0;
+  // An LCA step over whole buffers (exc/inh nullptr when the channel is unused).
+  virtual void lca_update(const LcaStep& step, const Tensor* exc, const Tensor* inh, Tensor& u, Tensor& a) = 0;
+  // e = scale (exc - inh), channels as above.
+  virtual void error_update(float scale, const Tensor* exc, const Tensor* inh, Tensor& e) = 0;
+  // y += s x.
+  virtual void axpy(float s, const Tensor& x, Tensor& y) = 0;
+  // out[b] = sum over batch element b of v, v^2 or the sparsity cost of v (th needed for the last).
+  virtual void reduce(Reduction r, const Tensor& t, std::vector<double>& out,
+                      const math::ThresholdParams* th = nullptr) = 0;
+
+  // The CPU backend (always there).
+  static Backend& cpu();
+  // By name, as `simulation.backend` spells it; a user error (what is missing and why) if this build or
+  // machine cannot run it. One device per process (MPI rank: its node-local rank modulo the devices).
+  static Backend& named(const std::string& name);
 };
 
 namespace cpu {

@@ -21,7 +21,7 @@ Schema Connection::common_schema() {
 }
 
 Connection::Connection(const BuildContext& ctx)
-    : name_(ctx.name), type_(ctx.type), params_(ctx.params) {
+    : name_(ctx.name), type_(ctx.type), params_(ctx.params), backend_(&ctx.backend) {
   pre_name_ = params_.string("pre");
   post_name_ = params_.string("post");
   const std::string& ch = params_.string("channel");

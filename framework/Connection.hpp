@@ -11,6 +11,7 @@
 namespace laminar {
 
 class Network;
+class Backend;
 struct SimulationConfig;
 struct BuildContext;
 
@@ -40,6 +41,8 @@ class Connection {
   const std::string& name() const { return name_; }
   const std::string& type() const { return type_; }
   const ParamSet& params() const { return params_; }
+  // The run's numeric kernels: connections deliver and learn through it (Backend.hpp).
+  Backend& backend() const { return *backend_; }
   const std::string& pre_name() const { return pre_name_; }
   const std::string& post_name() const { return post_name_; }
   Layer& pre() const { return *pre_; }
@@ -76,6 +79,7 @@ class Connection {
   std::string name_;
   std::string type_;
   ParamSet params_;
+  Backend* backend_ = nullptr;
   std::string pre_name_, post_name_;
   Layer* pre_ = nullptr;
   Layer* post_ = nullptr;

@@ -15,7 +15,7 @@ Schema Layer::common_schema() {
 }
 
 Layer::Layer(const BuildContext& ctx)
-    : name_(ctx.name), type_(ctx.type), params_(ctx.params), global_batch_(ctx.sim.batch_size) {
+    : name_(ctx.name), type_(ctx.type), params_(ctx.params), backend_(&ctx.backend), global_batch_(ctx.sim.batch_size) {
   int given = int(params_.has("nx")) + int(params_.has("ny")) + int(params_.has("nf"));
   if (given == 3) {
     geometry_ = Geometry{int(params_.integer("nx")), int(params_.integer("ny")), int(params_.integer("nf"))};

@@ -16,6 +16,7 @@
 namespace laminar {
 
 class Network;
+class Backend;
 struct SimulationConfig;
 struct BuildContext;
 
@@ -34,6 +35,8 @@ class Layer {
   const std::string& name() const { return name_; }
   const std::string& type() const { return type_; }
   const ParamSet& params() const { return params_; }
+  // The run's numeric kernels: layers update their buffers through it (Backend.hpp).
+  Backend& backend() const { return *backend_; }
 
   // The whole layer's size (all processes together).
   const Geometry& geometry() const { return geometry_; }
@@ -107,6 +110,7 @@ class Layer {
   std::string name_;
   std::string type_;
   ParamSet params_;
+  Backend* backend_ = nullptr;
   Geometry geometry_;
   Tile tile_;
   int batch_ = 0;

@@ -62,6 +62,7 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
   sim.checkpoint_every = sp.integer("checkpoint_every");
   sim.checkpoint_keep = int(sp.integer("checkpoint_keep"));
   sim.nan_check = sp.integer("nan_check");
+  sim.backend = sp.string("backend");
   sim.resume = sp.boolean("resume");
   sim.mpi_rows = int(sp.integer("mpi_rows"));
   sim.mpi_columns = int(sp.integer("mpi_columns"));
@@ -113,12 +114,17 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
 // ---------------------------------------------------------------- Network
 
 Network::Network(const NetworkSpec& spec) : spec_(spec), sim_(spec.sim) {
+  try {
+    backend_ = &Backend::named(sim_.backend);
+  } catch (const UserError& e) {
+    spec_.sim_params.fail("backend", e.what());
+  }
   for (const auto& o : spec_.layers)
-    layers_.push_back(o.kind->make_layer(BuildContext{o.name, o.kind->name, o.params, sim_}));
+    layers_.push_back(o.kind->make_layer(BuildContext{o.name, o.kind->name, o.params, sim_, *backend_}));
   for (const auto& o : spec_.connections)
-    connections_.push_back(o.kind->make_connection(BuildContext{o.name, o.kind->name, o.params, sim_}));
+    connections_.push_back(o.kind->make_connection(BuildContext{o.name, o.kind->name, o.params, sim_, *backend_}));
   for (const auto& o : spec_.probes)
-    probes_.push_back(o.kind->make_probe(BuildContext{o.name, o.kind->name, o.params, sim_}));
+    probes_.push_back(o.kind->make_probe(BuildContext{o.name, o.kind->name, o.params, sim_, *backend_}));
 
   for (auto& c : connections_) c->resolve(*this);
   for (auto& l : layers_) l->resolve(*this);

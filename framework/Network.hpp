@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/Backend.hpp"
 #include "framework/Communicator.hpp"
 #include "framework/Connection.hpp"
 #include "framework/Layer.hpp"
@@ -71,6 +72,8 @@ class Network {
   std::string describe_schedule() const;
 
   long steps() const { return sim_.steps; }
+  // Where the numeric kernels run (simulation.backend).
+  Backend& backend() const { return *backend_; }
   // Estimated memory per process (this run's decomposition). The constructor refuses, before
   // allocating, a network whose estimate exceeds the memory available, naming the largest buffers.
   MemoryEstimate memory() const;
@@ -85,6 +88,7 @@ class Network {
 
   NetworkSpec spec_;
   SimulationConfig sim_;
+  Backend* backend_ = nullptr;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Probe>> probes_;

@@ -22,13 +22,13 @@ ConvShape local_shape(const ConvShape& g, const Geometry& fine, const Geometry& 
 }
 }  // namespace
 
-void deliver(const ConvShape& global, bool scatter, const float* w, const float* wt, const Tensor& in, Tensor& out,
+void deliver(Backend& backend, const ConvShape& global, bool scatter, const Buffer& w, const Tensor& in, Tensor& out,
              float scale) {
   Communicator& comm = Communicator::world();
   if (comm.decomposition().spatial() == 1) {
     // Whole layers (possibly fewer batch elements): the kernels as in one process.
-    if (scatter) cpu::deliver_scatter(global, w, in, out, scale);
-    else cpu::deliver_gather(global, wt, in, out, scale);
+    if (scatter) backend.scatter(global, w, in, out, scale);
+    else backend.gather(global, w, in, out, scale);
     return;
   }
   // Per axis: margins of my (mx) coarse cells = my sy (mx sx) fine cells.
@@ -38,27 +38,28 @@ void deliver(const ConvShape& global, bool scatter, const float* w, const float*
     // patch starts at fine row (cy0 - m) s + o = fy0 + (o - m s).
     Tensor ext = comm.halo(in, global.coarse, my, mx);
     const ConvShape ls = local_shape(global, out.geometry(), ext.geometry(), -my * sy, -mx * sx);
-    cpu::deliver_scatter(ls, w, ext, out, scale);
+    backend.scatter(ls, w, ext, out, scale);
   } else {
     // in: fine tile extended by m s fine cells; coarse cell 0 (global cy0) reads from fine row
     // cy0 s + o = (fy0 - m s) + (o + m s) of the extended tile.
     Tensor ext = comm.halo(in, global.fine, my * sy, mx * sx);
     const ConvShape ls = local_shape(global, ext.geometry(), out.geometry(), my * sy, mx * sx);
-    cpu::deliver_gather(ls, wt, ext, out, scale);
+    backend.gather(ls, w, ext, out, scale);
   }
 }
 
-void hebbian(const ConvShape& global, const Tensor& coarse, const Tensor& fine, float* dw, std::size_t n, float scale) {
+void hebbian(Backend& backend, const ConvShape& global, const Tensor& coarse, const Tensor& fine, Buffer& dw,
+             float scale) {
   Communicator& comm = Communicator::world();
   if (comm.decomposition().spatial() == 1) {
-    cpu::hebbian(global, coarse, fine, dw, scale);
+    backend.hebbian(global, coarse, fine, dw, scale);
   } else {
     const int my = margin_y(global), mx = margin_x(global), sy = global.stride_y, sx = global.stride_x;
     Tensor ext = comm.halo(fine, global.fine, my * sy, mx * sx);
     const ConvShape ls = local_shape(global, ext.geometry(), coarse.geometry(), my * sy, mx * sx);
-    cpu::hebbian(ls, coarse, ext, dw, scale);
+    backend.hebbian(ls, coarse, ext, dw, scale);
   }
-  comm.sum_to_all(dw, n);
+  if (comm.size() > 1) comm.sum_to_all(dw.data(), dw.size());
 }
 
 }  // namespace laminar::parallel

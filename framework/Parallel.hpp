@@ -15,11 +15,15 @@ namespace laminar::parallel {
 // out (this rank's tile of the target layer) += scale * Phi in (scatter: in is the coarse layer)
 // or scale * Phi^T in (gather: in is the fine layer; needs wt, the transposed weights).
 // `global` is the connection's shape on the whole layers.
-void deliver(const ConvShape& global, bool scatter, const float* w, const float* wt, const Tensor& in, Tensor& out,
+// `w` is the weights for a scatter, the transposed weights for a gather. The kernels run on `backend`;
+// with device buffers the halo is exchanged through the host (the tile is downloaded once, the
+// extended tile uploaded once).
+void deliver(Backend& backend, const ConvShape& global, bool scatter, const Buffer& w, const Tensor& in, Tensor& out,
              float scale);
-// dw (kernels x patch x patch x features, n floats) = scale * sum over ranks, batch and positions
-// of coarse (x) fine; identical on every rank.
-void hebbian(const ConvShape& global, const Tensor& coarse, const Tensor& fine, float* dw, std::size_t n, float scale);
+// dw (kernels x patch x patch x features) += scale * sum over ranks, batch and positions of
+// coarse (x) fine; identical on every rank.
+void hebbian(Backend& backend, const ConvShape& global, const Tensor& coarse, const Tensor& fine, Buffer& dw,
+             float scale);
 
 // Halo margins in coarse cells for a shape, per axis: ceil(patch / stride) + 1.
 int margin_y(const ConvShape& s);

@@ -17,6 +17,10 @@ Schema SimulationConfig::schema() {
       .string("output", std::string("output"), "Output directory; created if absent.")
       .integer("display_period", 200, 1, 1e12,
                "Steps each input is shown; learning fires on the last step of each period.")
+      .choice("backend", {"cpu", "cuda", "device_emulation"}, std::string("cpu"),
+              "Where the numeric kernels run: cpu (OpenMP); cuda (one NVIDIA GPU per process, buffers resident on "
+              "it; `laminar run --gpu` sets it); device_emulation (the CUDA backend's kernels and transfers run on the "
+              "host: slow, for testing the device code path without a GPU).")
       .integer("threads", 0, 0, 4096, "OpenMP threads per process; 0 uses OpenMP's default (OMP_NUM_THREADS).")
       .boolean("csv", true, "Also write scalar probe tables as CSV files beside the HDF5 output.")
       .integer("checkpoint_every", 0, 0, 1e15,

@@ -16,6 +16,7 @@ namespace laminar {
 class Layer;
 class Connection;
 class Probe;
+class Backend;
 
 struct SimulationConfig {
   long steps = 0;
@@ -31,6 +32,7 @@ struct SimulationConfig {
   long nan_check = 1;  // steps between non-finite checks; 0 = none
   bool resume = false;  // continue from the newest checkpoint in `output` if there is one
   int mpi_rows = 0, mpi_columns = 0, mpi_batch_groups = 0;  // decomposition under MPI; 0 = automatic
+  std::string backend = "cpu";  // cpu, cuda or device_emulation (Backend::named)
 
   static Schema schema();
 };
@@ -40,6 +42,7 @@ struct BuildContext {
   std::string type;     // its kind (e.g. "LCA")
   ParamSet params;      // validated against the kind's schema
   const SimulationConfig& sim;
+  Backend& backend;     // the run's numeric kernels (Backend.hpp); layers and connections compute through it
 };
 
 enum class Category { Layer, Connection, Probe };

@@ -97,8 +97,8 @@ void Simulation::restore_snapshot(const Snapshot& s) {
     Layer& l = *layers[i];
     l.resume(s.step);
     for (const auto& [name, value] : s.counters[i]) l.set_counter(name, value);
-    l.activity().vector() = s.activity[i].vector();
-    if (l.has_membrane()) l.membrane().vector() = s.membrane[i].vector();
+    l.activity().buffer() = s.activity[i].buffer();  // device to device for a device-resident run
+    if (l.has_membrane()) l.membrane().buffer() = s.membrane[i].buffer();
   }
   for (std::size_t i = 0; i < net_.connections().size(); ++i) {
     Connection& c = *net_.connections()[i];
@@ -114,17 +114,16 @@ long Simulation::find_nonfinite(bool& is_nan) const {
   const long batch = net_.sim().batch_size;
   long found = -1;
   const auto& order = net_.schedule();
+  std::vector<double> sums;
   for (std::size_t i = 0; i < order.size() && found < 0; ++i) {
     const Layer& l = *order[i];
     for (int buf = 0; buf < (l.has_membrane() ? 2 : 1) && found < 0; ++buf) {
       const Tensor& t = buf == 0 ? l.activity() : l.membrane();
+      // Per batch element, where the buffer lives (no download of a device-resident layer): the sum is
+      // finite exactly when every value is (|sum| <= n * FLT_MAX << DBL_MAX).
+      net_.backend().reduce(Reduction::Sum, t, sums);
       for (int b = 0; b < t.batch() && found < 0; ++b) {
-        const auto e = t.element(b);
-        const float* p = e.data();
-        const std::ptrdiff_t n = std::ptrdiff_t(e.size());
-        double sum = 0.0;  // finite exactly when every value is (|sum| <= n * FLT_MAX << DBL_MAX)
-#pragma omp simd reduction(+ : sum)
-        for (std::ptrdiff_t k = 0; k < n; ++k) sum += double(p[k]);
+        const double sum = sums[std::size_t(b)];
         if (std::isfinite(sum)) continue;
         const long gb = (l.tile().nx > 0 ? l.tile().b0 : 0) + b;
         found = ((long(i) * 2 + buf) * batch + gb) * 2 + (std::isnan(sum) ? 0 : 1);

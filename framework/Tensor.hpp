@@ -1,9 +1,12 @@
 #pragma once
-// Layer buffers: batch x ny x nx x nf, feature fastest (OpenPV's order), float32.
+// Layer buffers: batch x ny x nx x nf, feature fastest (OpenPV's order), float32. The values are a
+// Buffer: on the host, and also in a device backend's memory while one computes on them.
 #include <cstddef>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "framework/Buffer.hpp"
 
 namespace laminar {
 
@@ -27,24 +30,34 @@ class Tensor {
   std::size_t size() const { return data_.size(); }
   std::size_t element_size() const { return geometry_.size(); }
 
+  // Host values (see Buffer: brought up to date from a device copy first).
   float* data() { return data_.data(); }
   const float* data() const { return data_.data(); }
-  std::span<float> element(int b) { return {data_.data() + b * element_size(), element_size()}; }
-  std::span<const float> element(int b) const { return {data_.data() + b * element_size(), element_size()}; }
+  // The values in a backend's memory (nullptr: the host).
+  float* on(DeviceMemory* memory) { return data_.on(memory); }
+  const float* on(DeviceMemory* memory) const { return data_.on(memory); }
+  Buffer& buffer() { return data_; }
+  const Buffer& buffer() const { return data_; }
+
+  std::span<float> element(int b) { return {data() + b * element_size(), element_size()}; }
+  std::span<const float> element(int b) const { return {data() + b * element_size(), element_size()}; }
   float& at(int b, int y, int x, int f) {
-    return data_[((std::size_t(b) * geometry_.ny + y) * geometry_.nx + x) * geometry_.nf + f];
+    return data()[((std::size_t(b) * geometry_.ny + y) * geometry_.nx + x) * geometry_.nf + f];
   }
   float at(int b, int y, int x, int f) const {
-    return data_[((std::size_t(b) * geometry_.ny + y) * geometry_.nx + x) * geometry_.nf + f];
+    return data()[((std::size_t(b) * geometry_.ny + y) * geometry_.nx + x) * geometry_.nf + f];
   }
-  void fill(float v) { std::fill(data_.begin(), data_.end(), v); }
-  std::vector<float>& vector() { return data_; }
-  const std::vector<float>& vector() const { return data_; }
+  // Set every value (where the buffer lives: no transfer for a device-resident tensor).
+  void fill(float v) { data_.fill(v); }
+  // Set batch element b to v.
+  void fill_element(int b, float v) { data_.fill(std::size_t(b) * element_size(), element_size(), v); }
+  std::vector<float>& vector() { return data_.host_vector(); }
+  const std::vector<float>& vector() const { return data_.host_vector(); }
 
  private:
   int batch_ = 0;
   Geometry geometry_;
-  std::vector<float> data_;
+  Buffer data_;
 };
 
 }  // namespace laminar

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "framework/ElementMath.hpp"
+#include "framework/Backend.hpp"
 #include "framework/Network.hpp"
 #include "framework/Registry.hpp"
 
@@ -20,22 +20,14 @@ void ErrorLayer::resolve(Network& net) {
 }
 
 void ErrorLayer::update(long) {
-  const bool exc = channel_used(ChannelId::Excitatory), inh = channel_used(ChannelId::Inhibitory);
-  const float* ge = channels_[0].data();
-  const float* gi = channels_[1].data();
-  float* e = activity_.data();
-  const float scale = scale_;
-  const std::ptrdiff_t n = std::ptrdiff_t(activity_.size());
-#pragma omp parallel for simd schedule(static)
-  for (std::ptrdiff_t i = 0; i < n; ++i) e[i] = math::error_value(exc ? ge[i] : 0.0f, inh ? gi[i] : 0.0f, scale);
+  const Tensor* exc = channel_used(ChannelId::Excitatory) ? &channels_[0] : nullptr;
+  const Tensor* inh = channel_used(ChannelId::Inhibitory) ? &channels_[1] : nullptr;
+  backend().error_update(scale_, exc, inh, activity_);
   if (mask_) {
     // An input without presence information (nullptr) is present everywhere.
     if (const std::vector<char>* present = mask_->present())
       for (int b = 0; b < batch_; ++b)
-        if (!(*present)[std::size_t(b)]) {
-          auto el = activity_.element(b);
-          std::fill(el.begin(), el.end(), 0.0f);
-        }
+        if (!(*present)[std::size_t(b)]) activity_.fill_element(b, 0.0f);
   }
 }
 

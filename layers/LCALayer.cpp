@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "framework/Backend.hpp"
 #include "framework/Network.hpp"
 #include "framework/Random.hpp"
 
@@ -63,37 +64,6 @@ void LCALayer::reset_membrane() {
 
 void LCALayer::initialize(const SimulationConfig&) { reset_membrane(); }
 
-namespace {
-// The update loop with the threshold kind and integrator fixed at compile time, so that it is
-// branch-free and vectorises (a runtime switch per element cost more than the membrane update).
-template <math::Threshold K, bool Euler>
-void lca_update(std::ptrdiff_t n, const float* ge, const float* gi, bool exc, bool inh, float* u, float* a,
-                float self, float decay, float rate, const math::ThresholdParams& th) {
-  if (exc && inh) {
-#pragma omp parallel for simd schedule(static)
-    for (std::ptrdiff_t i = 0; i < n; ++i) {
-      const float drive = ge[i] - gi[i] + self * a[i];
-      u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
-      a[i] = math::threshold_of<K>(u[i], th);
-    }
-  } else {
-    // One channel (or none): the unused one contributes nothing.
-#pragma omp parallel for simd schedule(static)
-    for (std::ptrdiff_t i = 0; i < n; ++i) {
-      const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
-      u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
-      a[i] = math::threshold_of<K>(u[i], th);
-    }
-  }
-}
-
-template <math::Threshold K>
-void lca_update(bool euler, std::ptrdiff_t n, const float* ge, const float* gi, bool exc, bool inh, float* u,
-                float* a, float self, float decay, float rate, const math::ThresholdParams& th) {
-  if (euler) lca_update<K, true>(n, ge, gi, exc, inh, u, a, self, decay, rate, th);
-  else lca_update<K, false>(n, ge, gi, exc, inh, u, a, self, decay, rate, th);
-}
-}  // namespace
 
 
 void LCALayer::begin_step(long step) {
@@ -102,24 +72,15 @@ void LCALayer::begin_step(long step) {
 }
 
 void LCALayer::update(long step) {
-  const bool exc = channel_used(ChannelId::Excitatory), inh = channel_used(ChannelId::Inhibitory);
-  const float* ge = channels_[0].data();
-  const float* gi = channels_[1].data();
-  float* u = membrane_.data();
-  float* a = activity_.data();
-  const float self = self_interaction_ ? 1.0f : 0.0f;
-  const float decay = float(std::exp(-dt_ / tau_)), rate = float(dt_ / tau_);
-  const math::ThresholdParams th = threshold_;
-  const std::ptrdiff_t n = std::ptrdiff_t(membrane_.size());
-  using T = math::Threshold;
-  switch (th.kind) {
-    case T::Soft: lca_update<T::Soft>(euler_, n, ge, gi, exc, inh, u, a, self, decay, rate, th); break;
-    case T::SoftNonNegative:
-      lca_update<T::SoftNonNegative>(euler_, n, ge, gi, exc, inh, u, a, self, decay, rate, th);
-      break;
-    case T::Hard: lca_update<T::Hard>(euler_, n, ge, gi, exc, inh, u, a, self, decay, rate, th); break;
-    case T::Firm: lca_update<T::Firm>(euler_, n, ge, gi, exc, inh, u, a, self, decay, rate, th); break;
-  }
+  LcaStep st;
+  st.threshold = threshold_;
+  st.euler = euler_;
+  st.self = self_interaction_ ? 1.0f : 0.0f;
+  st.decay = float(std::exp(-dt_ / tau_));
+  st.rate = float(dt_ / tau_);
+  const Tensor* exc = channel_used(ChannelId::Excitatory) ? &channels_[0] : nullptr;
+  const Tensor* inh = channel_used(ChannelId::Inhibitory) ? &channels_[1] : nullptr;
+  backend().lca_update(st, exc, inh, membrane_, activity_);
 }
 
 double LCALayer::energy_of(const Tensor& activity, int b) const {

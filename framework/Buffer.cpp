@@ -1,0 +1,139 @@
+#include "framework/Buffer.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace laminar {
+
+Buffer::Buffer(const Buffer& other) : host_() { *this = other; }
+
+Buffer& Buffer::operator=(const Buffer& other) {
+  if (this == &other) return *this;
+  if (other.memory_ && other.where_ == Where::Device) {
+    // Newest values on the device: copy there, without a round trip through the host.
+    if (memory_ != other.memory_ || host_.size() != other.host_.size()) {
+      drop_device();
+      host_.assign(other.host_.size(), 0.0f);
+      attach(other.memory_);
+    }
+    if (!host_.empty()) other.memory_->copy(device_, other.device_, host_.size() * sizeof(float));
+    where_ = Where::Device;
+    return *this;
+  }
+  drop_device();
+  host_ = other.host_;  // other's host copy is current (Host or Both)
+  where_ = Where::Host;
+  return *this;
+}
+
+Buffer::Buffer(Buffer&& other) noexcept
+    : host_(std::move(other.host_)), memory_(other.memory_), device_(other.device_), where_(other.where_) {
+  other.memory_ = nullptr;
+  other.device_ = nullptr;
+  other.where_ = Where::Host;
+  other.host_.clear();
+}
+
+Buffer& Buffer::operator=(Buffer&& other) noexcept {
+  if (this == &other) return *this;
+  drop_device();
+  host_ = std::move(other.host_);
+  memory_ = std::exchange(other.memory_, nullptr);
+  device_ = std::exchange(other.device_, nullptr);
+  where_ = std::exchange(other.where_, Where::Host);
+  other.host_.clear();
+  return *this;
+}
+
+Buffer::~Buffer() { drop_device(); }
+
+void Buffer::drop_device() noexcept {
+  if (memory_ && device_) memory_->release(device_);
+  memory_ = nullptr;
+  device_ = nullptr;
+  where_ = Where::Host;
+}
+
+void Buffer::sync_host() const {
+  if (where_ == Where::Device) {
+    if (!host_.empty()) {
+      memory_->download(host_.data(), device_, host_.size() * sizeof(float));
+      memory_->traffic.downloads += 1;
+      memory_->traffic.download_bytes += host_.size() * sizeof(float);
+    }
+    where_ = Where::Both;
+  }
+}
+
+void Buffer::attach(DeviceMemory* memory) const {
+  if (memory_ == memory) return;
+  if (memory_) {  // moving to another memory space: through the host
+    sync_host();
+    const_cast<Buffer*>(this)->drop_device();
+  }
+  memory_ = memory;
+  device_ = host_.empty() ? nullptr : static_cast<float*>(memory->allocate(host_.size() * sizeof(float)));
+  where_ = Where::Host;  // the new device copy is not written yet
+}
+
+float* Buffer::data() {
+  sync_host();
+  if (memory_) where_ = Where::Host;
+  return host_.data();
+}
+
+const float* Buffer::data() const {
+  sync_host();
+  return host_.data();
+}
+
+const float* Buffer::on(DeviceMemory* memory) const {
+  if (!memory) return data();
+  attach(memory);
+  if (where_ == Where::Host) {
+    if (!host_.empty()) {
+      memory_->upload(device_, host_.data(), host_.size() * sizeof(float));
+      memory_->traffic.uploads += 1;
+      memory_->traffic.upload_bytes += host_.size() * sizeof(float);
+    }
+    where_ = Where::Both;
+  }
+  return device_;
+}
+
+float* Buffer::on(DeviceMemory* memory) {
+  if (!memory) return data();
+  const float* p = static_cast<const Buffer*>(this)->on(memory);
+  where_ = Where::Device;
+  return const_cast<float*>(p);
+}
+
+void Buffer::fill(float value) { fill(0, host_.size(), value); }
+
+void Buffer::fill(std::size_t offset, std::size_t n, float value) {
+  if (n == 0) return;
+  if (memory_ && offset == 0 && n == host_.size()) {  // every value: no need to upload the old ones
+    memory_->fill(device_, n, value);
+    where_ = Where::Device;
+    return;
+  }
+  if (memory_) {
+    // Keep the untouched part: bring the device copy up to date, then write there.
+    float* d = on(memory_);
+    memory_->fill(d + offset, n, value);
+    return;
+  }
+  std::fill_n(host_.data() + offset, n, value);
+}
+
+void Buffer::assign(std::size_t n, float value) {
+  drop_device();
+  host_.assign(n, value);
+}
+
+std::vector<float>& Buffer::host_vector() {
+  data();
+  return host_;
+}
+
+}  // namespace laminar

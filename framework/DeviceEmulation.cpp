@@ -1,0 +1,56 @@
+// The device emulation backend (`simulation.backend: device_emulation`): the device kernels of
+// Kernels.hpp, run by OpenMP loops on a host allocation that stands in for device memory. Every
+// buffer is then copied in and out exactly as on a GPU, so the CPU test suite checks the CUDA
+// backend's kernels, its residency rules and its transfers; only the CUDA launches and runtime calls
+// (framework/cuda/CudaBackend.cu) are left for a machine with a GPU. Slow: it is for testing.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "framework/KernelBackend.hpp"
+
+namespace laminar {
+namespace {
+
+class HostExec final : public DeviceMemory {
+ public:
+  std::string name() const { return "device_emulation"; }
+  std::string description() const { return "device kernels emulated on the host (for testing)"; }
+
+  void* allocate(std::size_t bytes) override {
+    void* p = std::malloc(bytes ? bytes : 1);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  void release(void* p) noexcept override { std::free(p); }
+  void upload(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void download(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void fill(float* dst, std::size_t n, float value) override {
+    for_each(kernels::index(n), kernels::Fill{dst, value});
+  }
+
+  template <class F>
+  void for_each(kernels::index n, const F& f) {
+#pragma omp parallel for schedule(static)
+    for (kernels::index i = 0; i < n; ++i) f(i);
+  }
+  template <class F>
+  void reduce_rows(int rows, kernels::index len, const F& value, double* out) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; ++r) {
+      double sum = 0.0;
+      for (kernels::index j = 0; j < len; ++j) sum += value(kernels::index(r) * len + j);
+      out[r] = sum;
+    }
+  }
+};
+
+}  // namespace
+
+Backend& device_emulation_backend() {
+  static Backend* b = new KernelBackend<HostExec>();  // never destroyed: buffers may outlive statics
+  return *b;
+}
+
+}  // namespace laminar

@@ -1,0 +1,113 @@
+#pragma once
+// A Backend made of the functors of Kernels.hpp and an executor `Exec` that owns a memory space and
+// runs them. Exec provides:
+//   DeviceMemory (allocate, release, upload, download, copy, fill) for its memory space;
+//   template <class F> void for_each(kernels::index n, const F& f)   runs f(i) for i in [0, n);
+//   template <class F> void reduce_rows(int rows, kernels::index len, const F& value, double* out)
+//       out[r] = sum_{j < len} value(r * len + j), out on the host;
+//   std::string name() const, std::string description() const.
+// CudaExec (framework/cuda/CudaBackend.cu) launches CUDA kernels; HostExec (DeviceEmulation.cpp)
+// runs OpenMP loops on a separate host allocation standing in for device memory, so that every
+// device code path (kernels, residency, transfers) is tested where no GPU is.
+#include <string>
+#include <vector>
+
+#include "framework/Backend.hpp"
+#include "framework/Kernels.hpp"
+
+namespace laminar {
+
+inline kernels::ConvDims conv_dims(const ConvShape& s, int batch) {
+  kernels::ConvDims d;
+  d.batch = batch;
+  d.fny = s.fine.ny, d.fnx = s.fine.nx, d.fnf = s.fine.nf;
+  d.cny = s.coarse.ny, d.cnx = s.coarse.nx, d.cnk = s.coarse.nf;
+  d.sy = s.stride_y, d.sx = s.stride_x, d.py = s.patch_y, d.px = s.patch_x, d.oy = s.offset_y, d.ox = s.offset_x;
+  return d;
+}
+
+template <class Exec>
+class KernelBackend final : public Backend {
+ public:
+  template <class... Args>
+  explicit KernelBackend(Args&&... args) : exec_(std::forward<Args>(args)...) {}
+
+  std::string name() const override { return exec_.name(); }
+  std::string description() const override { return exec_.description(); }
+  DeviceMemory* memory() override { return &exec_; }
+  Exec& exec() { return exec_; }
+
+  void scatter(const ConvShape& s, const Buffer& w, const Tensor& coarse, Tensor& fine, float scale) override {
+    DeviceMemory* m = &exec_;
+    exec_.for_each(index(fine.size()),
+                   kernels::Scatter{conv_dims(s, coarse.batch()), w.on(m), coarse.on(m), fine.on(m), scale});
+  }
+  void gather(const ConvShape& s, const Buffer& wt, const Tensor& fine, Tensor& coarse, float scale) override {
+    DeviceMemory* m = &exec_;
+    exec_.for_each(index(coarse.size()),
+                   kernels::Gather{conv_dims(s, fine.batch()), wt.on(m), fine.on(m), coarse.on(m), scale});
+  }
+  void transpose_weights(const ConvShape& s, const Buffer& w, Buffer& wt) override {
+    DeviceMemory* m = &exec_;
+    if (wt.size() != w.size()) wt.assign(w.size(), 0.0f);
+    exec_.for_each(index(w.size()),
+                   kernels::TransposeWeights{w.on(m), wt.on(m), index(s.kernel_size()), s.kernels()});
+  }
+  void hebbian(const ConvShape& s, const Tensor& coarse, const Tensor& fine, Buffer& dw, float scale) override {
+    DeviceMemory* m = &exec_;
+    exec_.for_each(index(s.weights_size()),
+                   kernels::Hebbian{conv_dims(s, coarse.batch()), coarse.on(m), fine.on(m), dw.on(m), scale});
+  }
+  void normalize_l2(const ConvShape& s, Buffer& w, float strength) override {
+    exec_.for_each(index(s.kernels()), kernels::NormalizeL2{w.on(&exec_), index(s.kernel_size()), strength});
+  }
+  void weight_update(Buffer& w, Buffer& v, const Buffer& dw, float eta, float mu) override {
+    DeviceMemory* m = &exec_;
+    float* vp = mu > 0.0f ? v.on(m) : nullptr;
+    exec_.for_each(index(w.size()), kernels::WeightUpdate{w.on(m), vp, dw.on(m), eta, mu});
+  }
+  void lca_update(const LcaStep& st, const Tensor* exc, const Tensor* inh, Tensor& u, Tensor& a) override {
+    using T = math::Threshold;
+    switch (st.threshold.kind) {
+      case T::Soft: return lca<T::Soft>(st, exc, inh, u, a);
+      case T::SoftNonNegative: return lca<T::SoftNonNegative>(st, exc, inh, u, a);
+      case T::Hard: return lca<T::Hard>(st, exc, inh, u, a);
+      case T::Firm: return lca<T::Firm>(st, exc, inh, u, a);
+    }
+  }
+  void error_update(float scale, const Tensor* exc, const Tensor* inh, Tensor& e) override {
+    DeviceMemory* m = &exec_;
+    exec_.for_each(index(e.size()),
+                   kernels::ErrorUpdate{exc ? exc->on(m) : nullptr, inh ? inh->on(m) : nullptr, e.on(m), scale});
+  }
+  void axpy(float s, const Tensor& x, Tensor& y) override {
+    DeviceMemory* m = &exec_;
+    exec_.for_each(index(y.size()), kernels::Axpy{s, x.on(m), y.on(m)});
+  }
+  void reduce(Reduction r, const Tensor& t, std::vector<double>& out, const math::ThresholdParams* th) override {
+    out.assign(std::size_t(t.batch()), 0.0);
+    if (t.size() == 0) return;
+    kernels::ReduceValue v{int(r), t.on(&exec_), th ? *th : math::ThresholdParams{}};
+    exec_.reduce_rows(t.batch(), index(t.element_size()), v, out.data());
+  }
+
+ private:
+  using index = kernels::index;
+  template <math::Threshold K>
+  void lca(const LcaStep& st, const Tensor* exc, const Tensor* inh, Tensor& u, Tensor& a) {
+    DeviceMemory* m = &exec_;
+    const float* ge = exc ? exc->on(m) : nullptr;
+    const float* gi = inh ? inh->on(m) : nullptr;
+    float* up = u.on(m);
+    float* ap = a.on(m);
+    if (st.euler)
+      exec_.for_each(index(u.size()),
+                     kernels::LcaUpdate<K, true>{ge, gi, up, ap, st.self, st.decay, st.rate, st.threshold});
+    else
+      exec_.for_each(index(u.size()),
+                     kernels::LcaUpdate<K, false>{ge, gi, up, ap, st.self, st.decay, st.rate, st.threshold});
+  }
+  Exec exec_;
+};
+
+}  // namespace laminar

@@ -1,0 +1,219 @@
+#pragma once
+// The device backends' kernels, written once: each is a functor whose operator()(i) computes
+// output element i (no atomics, no shared state, so results do not depend on the launch). The CUDA
+// backend launches them on a grid (framework/cuda/CudaBackend.cu), the device emulation runs them in
+// OpenMP loops on the host (KernelBackend.hpp), so the CPU test suite covers their indexing and
+// arithmetic. The per-element math comes from ElementMath.hpp, the same functions the CPU backend uses.
+//
+// Geometry as in Backend.hpp: coarse position (cy, cx) covers fine rows cy*sy + oy + [0, py) and
+// columns cx*sx + ox + [0, px); buffers are batch x ny x nx x nf, feature fastest; weights
+// w[k][qy][qx][f], transposed wt[qy][qx][f][k].
+#include "framework/ElementMath.hpp"
+
+namespace laminar::kernels {
+
+using index = long long;
+
+struct ConvDims {
+  int batch = 1;
+  int fny = 0, fnx = 0, fnf = 0;  // fine grid
+  int cny = 0, cnx = 0, cnk = 0;  // coarse grid (cnk kernels)
+  int sy = 1, sx = 1, py = 1, px = 1, oy = 0, ox = 0;
+  LAMINAR_HD index ksize() const { return index(py) * px * fnf; }
+};
+
+LAMINAR_HD inline int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+LAMINAR_HD inline int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+LAMINAR_HD inline int imax(int a, int b) { return a > b ? a : b; }
+LAMINAR_HD inline int imin(int a, int b) { return a < b ? a : b; }
+
+// fine[b,y,x,f] += scale * sum_{cy,cx covering (y,x)} sum_k w[k, y-cy sy-oy, x-cx sx-ox, f] coarse[b,cy,cx,k]
+// (Phi a). Zero activity is skipped: LCA codes are sparse.
+struct Scatter {
+  ConvDims d;
+  const float* w;
+  const float* coarse;
+  float* fine;
+  float scale;
+  LAMINAR_HD void operator()(index i) const {
+    const int f = int(i % d.fnf);
+    index r = i / d.fnf;
+    const int x = int(r % d.fnx);
+    r /= d.fnx;
+    const int y = int(r % d.fny);
+    const int b = int(r / d.fny);
+    const int cy0 = imax(0, ceil_div(y - d.oy - d.py + 1, d.sy)), cy1 = imin(d.cny - 1, floor_div(y - d.oy, d.sy));
+    const int cx0 = imax(0, ceil_div(x - d.ox - d.px + 1, d.sx)), cx1 = imin(d.cnx - 1, floor_div(x - d.ox, d.sx));
+    const index ks = d.ksize();
+    float sum = 0.0f;
+    for (int cy = cy0; cy <= cy1; ++cy) {
+      const int qy = y - cy * d.sy - d.oy;
+      for (int cx = cx0; cx <= cx1; ++cx) {
+        const int qx = x - cx * d.sx - d.ox;
+        const float* a = coarse + ((index(b) * d.cny + cy) * d.cnx + cx) * d.cnk;
+        const float* wk = w + (index(qy) * d.px + qx) * d.fnf + f;
+        for (int k = 0; k < d.cnk; ++k)
+          if (a[k] != 0.0f) sum += a[k] * wk[k * ks];
+      }
+    }
+    fine[i] += scale * sum;
+  }
+};
+
+// coarse[b,cy,cx,k] += scale * sum_{qy,qx,f} wt[qy,qx,f,k] fine[b, cy sy+oy+qy, cx sx+ox+qx, f]  (Phi^T e).
+struct Gather {
+  ConvDims d;
+  const float* wt;
+  const float* fine;
+  float* coarse;
+  float scale;
+  LAMINAR_HD void operator()(index i) const {
+    const int k = int(i % d.cnk);
+    index r = i / d.cnk;
+    const int cx = int(r % d.cnx);
+    r /= d.cnx;
+    const int cy = int(r % d.cny);
+    const int b = int(r / d.cny);
+    float sum = 0.0f;
+    for (int qy = 0; qy < d.py; ++qy) {
+      const int y = cy * d.sy + d.oy + qy;
+      if (y < 0 || y >= d.fny) continue;
+      for (int qx = 0; qx < d.px; ++qx) {
+        const int x = cx * d.sx + d.ox + qx;
+        if (x < 0 || x >= d.fnx) continue;
+        const float* e = fine + ((index(b) * d.fny + y) * d.fnx + x) * d.fnf;
+        const float* wr = wt + (index(qy) * d.px + qx) * d.fnf * d.cnk + k;
+        for (int f = 0; f < d.fnf; ++f) sum += e[f] * wr[index(f) * d.cnk];
+      }
+    }
+    coarse[i] += scale * sum;
+  }
+};
+
+// dw[k,qy,qx,f] += scale * sum_{b,cy,cx} coarse[b,cy,cx,k] fine[b, cy sy+oy+qy, cx sx+ox+qx, f]  (Hebbian).
+struct Hebbian {
+  ConvDims d;
+  const float* coarse;
+  const float* fine;
+  float* dw;
+  float scale;
+  LAMINAR_HD void operator()(index i) const {
+    const int f = int(i % d.fnf);
+    index r = i / d.fnf;
+    const int qx = int(r % d.px);
+    r /= d.px;
+    const int qy = int(r % d.py);
+    const int k = int(r / d.py);
+    // Positions whose patch element (qy, qx) lies inside the fine grid.
+    const int cy0 = imax(0, ceil_div(-d.oy - qy, d.sy)), cy1 = imin(d.cny - 1, floor_div(d.fny - 1 - d.oy - qy, d.sy));
+    const int cx0 = imax(0, ceil_div(-d.ox - qx, d.sx)), cx1 = imin(d.cnx - 1, floor_div(d.fnx - 1 - d.ox - qx, d.sx));
+    float sum = 0.0f;
+    for (int b = 0; b < d.batch; ++b)
+      for (int cy = cy0; cy <= cy1; ++cy) {
+        const int y = cy * d.sy + d.oy + qy;
+        for (int cx = cx0; cx <= cx1; ++cx) {
+          const float a = coarse[((index(b) * d.cny + cy) * d.cnx + cx) * d.cnk + k];
+          if (a == 0.0f) continue;
+          const int x = cx * d.sx + d.ox + qx;
+          sum += a * fine[((index(b) * d.fny + y) * d.fnx + x) * d.fnf + f];
+        }
+      }
+    dw[i] += scale * sum;
+  }
+};
+
+// wt[j][k] = w[k][j], j over one kernel's ksize values.
+struct TransposeWeights {
+  const float* w;
+  float* wt;
+  index ksize;
+  int nk;
+  LAMINAR_HD void operator()(index i) const {
+    const index j = i / nk;
+    const int k = int(i % nk);
+    wt[i] = w[k * ksize + j];
+  }
+};
+
+// Kernel i scaled to L2 norm `strength`; the norm summed in double in index order, as the CPU backend does.
+struct NormalizeL2 {
+  float* w;
+  index ksize;
+  float strength;
+  LAMINAR_HD void operator()(index i) const {
+    float* kw = w + i * ksize;
+    double sum = 0.0;
+    for (index j = 0; j < ksize; ++j) sum += double(kw[j]) * kw[j];
+    if (sum <= 0.0) return;
+    const float s = float(strength / sqrt(sum));
+    for (index j = 0; j < ksize; ++j) kw[j] *= s;
+  }
+};
+
+struct WeightUpdate {
+  float* w;
+  float* v;  // momentum (nullptr without)
+  const float* dw;
+  float eta, mu;
+  LAMINAR_HD void operator()(index i) const {
+    if (v) {
+      v[i] = mu * v[i] + dw[i];
+      w[i] += eta * v[i];
+    } else {
+      w[i] += eta * dw[i];
+    }
+  }
+};
+
+template <math::Threshold K, bool Euler>
+struct LcaUpdate {
+  const float* ge;  // excitatory channel (nullptr: unused)
+  const float* gi;  // inhibitory channel (nullptr: unused)
+  float* u;
+  float* a;
+  float self, decay, rate;
+  math::ThresholdParams th;
+  LAMINAR_HD void operator()(index i) const {
+    const float drive = (ge ? ge[i] : 0.0f) - (gi ? gi[i] : 0.0f) + self * a[i];
+    u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
+    a[i] = math::threshold_of<K>(u[i], th);
+  }
+};
+
+struct ErrorUpdate {
+  const float* ge;
+  const float* gi;
+  float* e;
+  float scale;
+  LAMINAR_HD void operator()(index i) const {
+    e[i] = math::error_value(ge ? ge[i] : 0.0f, gi ? gi[i] : 0.0f, scale);
+  }
+};
+
+struct Axpy {
+  float s;
+  const float* x;
+  float* y;
+  LAMINAR_HD void operator()(index i) const { y[i] += s * x[i]; }
+};
+
+struct Fill {
+  float* p;
+  float v;
+  LAMINAR_HD void operator()(index i) const { p[i] = v; }
+};
+
+// The value summed by a Reduction (Backend.hpp) at element i.
+struct ReduceValue {
+  int kind;  // 0 sum, 1 sum of squares, 2 sparsity cost
+  const float* p;
+  math::ThresholdParams th;
+  LAMINAR_HD double operator()(index i) const {
+    const float v = p[i];
+    if (kind == 0) return double(v);
+    if (kind == 1) return double(v) * v;
+    return v != 0.0f ? double(math::sparsity_cost(v, th)) : 0.0;
+  }
+};
+
+}  // namespace laminar::kernels

@@ -1,0 +1,204 @@
+// The device backends' code path without a GPU: Buffer residency (what is copied when), and every
+// kernel of Kernels.hpp run by the device emulation backend against the CPU backend. The CUDA
+// backend runs the same kernels (KernelBackend.hpp); only its launches and memory calls differ.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "framework/Backend.hpp"
+#include "tests/unit/TestUtil.hpp"
+
+namespace laminar {
+namespace {
+
+Backend& emulation() { return Backend::named("device_emulation"); }
+
+// Worst |a - b| over the largest |b|: 0 for equal arrays, ~1e-7 for a different summation order.
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0.0, scale = 1e-30;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    worst = std::max(worst, std::abs(double(a[i]) - b[i]));
+    scale = std::max(scale, std::abs(double(b[i])));
+  }
+  return worst / scale;
+}
+
+TEST(Buffer, StaysCoherentAcrossMemories) {
+  DeviceMemory* m = emulation().memory();
+  ASSERT_NE(m, nullptr);
+  Buffer b(5, 1.0f);
+  const auto t0 = m->traffic;
+  float* d = b.on(m);  // first use: allocate and upload
+  EXPECT_EQ(m->traffic.uploads, t0.uploads + 1);
+  d[2] = 7.0f;  // written "on the device"
+  EXPECT_EQ(b.where(), Buffer::Where::Device);
+  EXPECT_EQ(b.data()[2], 7.0f);  // download
+  EXPECT_EQ(m->traffic.downloads, t0.downloads + 1);
+  b.data()[3] = 9.0f;  // host write: device copy stale
+  EXPECT_EQ(b.where(), Buffer::Where::Host);
+  EXPECT_EQ(static_cast<const Buffer&>(b).on(m)[3], 9.0f);  // upload again (a read: both copies agree)
+  EXPECT_EQ(m->traffic.uploads, t0.uploads + 2);
+  EXPECT_EQ(b.where(), Buffer::Where::Both);
+  // Reading the host copy twice downloads once; reading the device copy when both agree copies nothing.
+  static_cast<const Buffer&>(b).data();
+  static_cast<const Buffer&>(b).data();
+  static_cast<const Buffer&>(b).on(m);
+  EXPECT_EQ(m->traffic.uploads, t0.uploads + 2);
+  EXPECT_EQ(m->traffic.downloads, t0.downloads + 1);
+}
+
+TEST(Buffer, FillAndCopyStayOnTheDevice) {
+  DeviceMemory* m = emulation().memory();
+  Buffer b(8, 0.0f);
+  b.on(m);
+  const auto t0 = m->traffic;
+  b.fill(3.0f);        // whole buffer: written where it lives
+  b.fill(2, 3, 5.0f);  // part of it
+  Buffer c = b;        // device-resident: device to device
+  EXPECT_EQ(c.where(), Buffer::Where::Device);
+  EXPECT_EQ(m->traffic.uploads, t0.uploads);
+  EXPECT_EQ(m->traffic.downloads, t0.downloads);
+  const std::vector<float> want{3, 3, 5, 5, 5, 3, 3, 3};
+  EXPECT_EQ(c.host_vector(), want);
+  EXPECT_EQ(b.host_vector(), want);
+  Buffer moved = std::move(b);  // moves keep the device copy
+  EXPECT_EQ(moved.host_vector(), want);
+  // A host-only buffer is copied on the host.
+  Buffer h(3, 1.0f), h2 = h;
+  EXPECT_EQ(h2.where(), Buffer::Where::Host);
+  EXPECT_EQ(h2.memory(), nullptr);
+}
+
+TEST(Buffer, CpuBackendComputesOnHostMemory) {
+  EXPECT_EQ(Backend::cpu().memory(), nullptr);
+  Buffer b(4, 2.0f);
+  EXPECT_EQ(b.on(nullptr), b.data());
+}
+
+TEST(Backend, UnavailableCudaIsAClearError) {
+  // In a build without CUDA, or on a machine without a GPU, asking for it names what is missing.
+  try {
+    Backend& b = Backend::named("cuda");
+    EXPECT_EQ(b.name(), "cuda");  // a GPU is here: nothing to check in this test
+  } catch (const UserError& e) {
+    const std::string m = e.what();
+    EXPECT_TRUE(m.find("built without CUDA") != std::string::npos || m.find("needs an NVIDIA GPU") != std::string::npos)
+        << m;
+  }
+  EXPECT_NE(test::error_of([] { Backend::named("tpu"); }).find("expected cpu, cuda or device_emulation"),
+            std::string::npos);
+}
+
+struct ConvCase {
+  int sy, sx, py, px, ncy, ncx, nk, nff, batch;
+  double zeros;
+};
+
+class DeviceKernels : public ::testing::TestWithParam<ConvCase> {};
+
+// Scatter, gather (through transposed weights), Hebbian, normalisation and the weight update of the
+// emulated device against the CPU backend, from identical inputs, including halo-like offsets.
+TEST_P(DeviceKernels, ConvolutionKernelsMatchTheCpuBackend) {
+  const ConvCase c = GetParam();
+  std::mt19937 rng(11 + c.nk);
+  const Geometry coarse{c.ncx, c.ncy, c.nk}, fine{c.ncx * c.sx, c.ncy * c.sy, c.nff};
+  for (int shift : {0, 1}) {  // shift: an MPI tile's local shape (offsets moved, as Parallel.cpp does)
+    SCOPED_TRACE("offset shift " + std::to_string(shift));
+    ConvShape s = ConvShape::make(fine, coarse, c.sy, c.sx, c.py, c.px);
+    s.offset_y += shift;
+    s.offset_x -= shift;
+    Tensor a(c.batch, coarse), e(c.batch, fine);
+    test::fill_random(a.vector(), rng, -1.0f, 1.0f, c.zeros);
+    test::fill_random(e.vector(), rng);
+    Buffer w(s.weights_size());
+    test::fill_random(w.host_vector(), rng);
+    Tensor fine0(c.batch, fine), coarse0(c.batch, coarse);
+    test::fill_random(fine0.vector(), rng);
+    test::fill_random(coarse0.vector(), rng);
+    Buffer dw0(s.weights_size());
+    test::fill_random(dw0.host_vector(), rng);
+
+    struct Result {
+      std::vector<float> fine, coarse, dw, w, v;
+    };
+    auto run = [&](Backend& be) {
+      // Copies: each backend gets its own buffers (the device one uploads them).
+      Tensor fa = fine0, co = coarse0, ac = a, ee = e;
+      Buffer ww = w, wt, d = dw0, v(s.weights_size(), 0.25f);
+      be.scatter(s, ww, ac, fa, 0.5f);
+      be.transpose_weights(s, ww, wt);
+      be.gather(s, wt, ee, co, -2.0f);
+      be.hebbian(s, ac, ee, d, 0.25f);
+      be.weight_update(ww, v, d, 0.1f, 0.5f);
+      be.normalize_l2(s, ww, 2.0f);
+      return Result{fa.vector(), co.vector(), d.host_vector(), ww.host_vector(), v.host_vector()};
+    };
+    const Result want = run(Backend::cpu()), got = run(emulation());
+    EXPECT_LT(relative_difference(got.fine, want.fine), 1e-6);
+    EXPECT_LT(relative_difference(got.coarse, want.coarse), 1e-6);
+    EXPECT_LT(relative_difference(got.dw, want.dw), 1e-6);
+    EXPECT_LT(relative_difference(got.v, want.v), 1e-6);
+    EXPECT_LT(relative_difference(got.w, want.w), 1e-6);
+    // The delivery really did something (a kernel that skipped everything would fail here).
+    EXPECT_GT(relative_difference(got.fine, fine0.vector()), 1e-3);
+    EXPECT_GT(relative_difference(got.coarse, coarse0.vector()), 1e-3);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, DeviceKernels,
+    ::testing::Values(ConvCase{1, 1, 1, 1, 4, 5, 3, 1, 1, 0.0}, ConvCase{1, 1, 3, 3, 5, 4, 7, 3, 3, 0.5},
+                      ConvCase{2, 2, 4, 4, 6, 5, 16, 3, 2, 0.8}, ConvCase{2, 2, 8, 8, 5, 5, 33, 3, 1, 0.9},
+                      ConvCase{2, 2, 5, 5, 4, 3, 7, 1, 3, 0.7}, ConvCase{3, 3, 4, 4, 2, 3, 1, 3, 3, 0.0},
+                      ConvCase{1, 8, 4, 32, 2, 2, 5, 1, 2, 0.3} /* text-like anisotropic strides */,
+                      ConvCase{2, 2, 13, 13, 3, 2, 2, 2, 2, 0.0} /* patch larger than the fine grid */));
+
+// LCA and error updates for every threshold, integrator and channel combination, and the reductions.
+TEST(DeviceKernels, ElementUpdatesMatchTheCpuBackend) {
+  std::mt19937 rng(5);
+  const Geometry g{7, 5, 9};
+  Tensor ge(3, g), gi(3, g), u0(3, g), a0(3, g);
+  for (Tensor* t : {&ge, &gi, &u0, &a0}) test::fill_random(t->vector(), rng, -2.0f, 2.0f);
+  using T = math::Threshold;
+  for (T kind : {T::Soft, T::SoftNonNegative, T::Hard, T::Firm})
+    for (bool euler : {false, true})
+      for (int channels = 0; channels < 4; ++channels) {
+        SCOPED_TRACE("threshold " + std::to_string(int(kind)) + (euler ? " euler" : " exponential") + " channels " +
+                     std::to_string(channels));
+        LcaStep st;
+        st.threshold.kind = kind;
+        st.threshold.lambda = 0.4f;
+        st.threshold.width = 0.3f;
+        st.threshold.a_max = 1.5f;
+        st.euler = euler;
+        st.decay = std::exp(-0.3f);
+        st.rate = 0.3f;
+        st.self = channels == 3 ? 0.0f : 1.0f;
+        auto run = [&](Backend& be) {
+          Tensor u = u0, a = a0, e(3, g), x = ge, y = gi;
+          const Tensor* exc = channels & 1 ? &x : nullptr;
+          const Tensor* inh = channels & 2 ? &y : nullptr;
+          for (int n = 0; n < 3; ++n) be.lca_update(st, exc, inh, u, a);
+          be.error_update(1.5f, exc, inh, e);
+          be.axpy(-0.5f, a, e);
+          std::vector<double> sums[3];
+          be.reduce(Reduction::Sum, u, sums[0]);
+          be.reduce(Reduction::SumSquares, e, sums[1]);
+          be.reduce(Reduction::SparsityCost, a, sums[2], &st.threshold);
+          std::vector<float> out = u.vector();
+          out.insert(out.end(), a.vector().begin(), a.vector().end());
+          out.insert(out.end(), e.vector().begin(), e.vector().end());
+          for (auto& s : sums)
+            for (double v : s) out.push_back(float(v));
+          return out;
+        };
+        const std::vector<float> want = run(Backend::cpu()), got = run(emulation());
+        EXPECT_LT(relative_difference(got, want), 1e-6);
+      }
+}
+
+}  // namespace
+}  // namespace laminar
