@@ -12,11 +12,15 @@ ErrorLayer::ErrorLayer(const BuildContext& ctx) : Layer(ctx) { scale_ = float(pa
 
 void ErrorLayer::resolve(Network& net) {
   if (!params_.has("mask")) return;
-  Layer& m = net.layer(params_.string("mask"), params_, "mask");
-  if (m.dataset_size() == 0)
-    params_.fail("mask", "layer '" + m.name() + "' (" + m.type() +
+  mask_ = &net.layer(params_.string("mask"), params_, "mask");
+}
+
+void ErrorLayer::allocate(int batch) {
+  // Checked here, once every layer has resolved (an input that follows another knows its dataset only then).
+  if (mask_ && mask_->dataset_size() == 0)
+    params_.fail("mask", "layer '" + mask_->name() + "' (" + mask_->type() +
                              ") is not an input layer; mask names the input whose modality's presence gates this error");
-  mask_ = &m;
+  Layer::allocate(batch);
 }
 
 void ErrorLayer::update(long) {

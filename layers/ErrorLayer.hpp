@@ -14,6 +14,7 @@ class ErrorLayer : public Layer {
   bool has_energy() const override { return true; }
   double energy_of(const Tensor& activity, int b) const override;
   void resolve(Network& net) override;
+  void allocate(int batch) override;
 
  private:
   float scale_ = 1.0f;

@@ -1,5 +1,6 @@
 #include "layers/LCALayer.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/Backend.hpp"
@@ -55,7 +56,7 @@ void LCALayer::reset_membrane() {
               membrane_.at(b - t.b0, y - t.y0, x - t.x0, f) = v;
           }
   } else {
-    membrane_.fill(float(params_.real("init_value")));
+    std::fill_n(u, membrane_.size(), float(params_.real("init_value")));  // on the host, through u
   }
   float* a = activity_.data();
   for (std::size_t i = 0; i < membrane_.size(); ++i) a[i] = math::threshold(u[i], threshold_);

@@ -135,6 +135,8 @@ def env():
 
 def run(exe, mpirun, params, out, np_=None, dec=None, expect_fail=False):
     cmd = [exe, "run", params, "-q", "--output", out]
+    if os.environ.get("LAMINAR_TEST_BACKEND"):  # e.g. device_emulation: halo exchange of device buffers
+        cmd += ["--set", f"simulation.backend={os.environ['LAMINAR_TEST_BACKEND']}"]
     if dec:
         for key, v in zip(("mpi_rows", "mpi_columns", "mpi_batch_groups"), dec):
             cmd += ["--set", f"simulation.{key}={v}"]

@@ -26,6 +26,22 @@ from laminar.run import Run  # noqa: E402
 
 SKIP = 77  # ctest SKIP_RETURN_CODE
 
+# The backend every run_laminar run uses (simulation.backend): cpu unless LAMINAR_TEST_BACKEND names
+# another, so that the same reference tests check the device code path (device_emulation, and cuda on
+# a machine with a GPU: ctest label gpu).
+BACKEND = os.environ.get("LAMINAR_TEST_BACKEND", "")
+
+
+def backend_args() -> list:
+    return ["--set", f"simulation.backend={BACKEND}"] if BACKEND else []
+
+
+def skip_if_no_gpu(stderr: str):
+    """A cuda run refused because this build or machine has no GPU: skip (exit 77) with the reason."""
+    if BACKEND == "cuda" and ("needs an NVIDIA GPU" in stderr or "built without CUDA" in stderr):
+        print(f"SKIP: no usable GPU here: {stderr.strip()}")
+        sys.exit(SKIP)
+
 
 @dataclasses.dataclass
 class Subnet:
@@ -108,9 +124,10 @@ def run_laminar(exe: str, params: dict, tmp: str, name: str = "net", extra: tupl
     # spinning OpenMP threads on a busy machine make a sub-second run take many seconds.
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("LAMINAR_TEST_THREADS", "1"))
     t0 = time.time()
-    proc = subprocess.run([exe, "run", path, "-q", *extra], capture_output=True, text=True, env=env)
+    proc = subprocess.run([exe, "run", path, "-q", *backend_args(), *extra], capture_output=True, text=True, env=env)
     secs = time.time() - t0
     if proc.returncode != 0:
+        skip_if_no_gpu(proc.stderr)
         raise RuntimeError(f"laminar run {path} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return Run(params["simulation"]["output"]), secs
 
