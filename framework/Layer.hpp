@@ -94,6 +94,9 @@ class Layer {
   double energy(int b) const { return energy_of(activity_, b); }
   // The same term for batch element b of an activity buffer of this layer (e.g. gathered()).
   virtual double energy_of(const Tensor& activity, int b) const { return 0.0; }
+  // The energy of every batch element of this process's activity, reduced by a device backend where the
+  // buffer lives; false (nothing computed) on the CPU backend or for layers without such a reduction.
+  virtual bool energies_on_backend(std::vector<double>& out) const { return false; }
 
   Tensor& activity() { return activity_; }
   const Tensor& activity() const { return activity_; }

@@ -35,6 +35,13 @@ void ErrorLayer::update(long) {
   }
 }
 
+bool ErrorLayer::energies_on_backend(std::vector<double>& out) const {
+  if (!backend().memory()) return false;
+  backend().reduce(Reduction::SumSquares, activity_, out);
+  for (double& v : out) v *= 0.5;
+  return true;
+}
+
 double ErrorLayer::energy_of(const Tensor& activity, int b) const {
   double sum = 0.0;
   for (float v : activity.element(b)) sum += double(v) * v;

@@ -84,6 +84,12 @@ void LCALayer::update(long step) {
   backend().lca_update(st, exc, inh, membrane_, activity_);
 }
 
+bool LCALayer::energies_on_backend(std::vector<double>& out) const {
+  if (!backend().memory()) return false;
+  backend().reduce(Reduction::SparsityCost, activity_, out, &threshold_);
+  return true;
+}
+
 double LCALayer::energy_of(const Tensor& activity, int b) const {
   auto a = activity.element(b);
   double sum = 0.0;

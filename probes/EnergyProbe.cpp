@@ -26,10 +26,13 @@ std::vector<std::string> EnergyProbe::columns() const {
 }
 
 // Each term is computed over the whole layer (gathered to rank 0 under MPI), so the energies do
-// not depend on how the layers are split.
+// not depend on how the layers are split. In one process on a device backend the layer reduces its
+// buffer where it lives (one number per batch element comes back, not the layer).
 namespace {
-void terms(const Layer& l, const Tensor& whole, int batch, std::vector<double>& out) {
+void terms(const Layer& l, Tensor& scratch, int batch, std::vector<double>& out) {
   out.clear();
+  if (Communicator::world().size() == 1 && l.energies_on_backend(out)) return;
+  const Tensor& whole = l.gathered(l.activity(), scratch);
   if (whole.batch() == 0) return;  // not the writer
   for (int b = 0; b < batch; ++b) out.push_back(l.energy_of(whole, b));
 }
@@ -40,14 +43,14 @@ void EnergyProbe::begin_step(long step) {
   start_terms_.assign(layers_.size(), {});
   for (std::size_t i = 0; i < layers_.size(); ++i)
     if (layers_[i]->stateful())
-      terms(*layers_[i], layers_[i]->gathered(layers_[i]->activity(), scratch_), batch_, start_terms_[i]);
+      terms(*layers_[i], scratch_, batch_, start_terms_[i]);
 }
 
 void EnergyProbe::collect() {
   end_terms_.assign(layers_.size(), {});
   for (std::size_t i = 0; i < layers_.size(); ++i)
     if (!layers_[i]->stateful())
-      terms(*layers_[i], layers_[i]->gathered(layers_[i]->activity(), scratch_), batch_, end_terms_[i]);
+      terms(*layers_[i], scratch_, batch_, end_terms_[i]);
 }
 
 void EnergyProbe::compute(std::vector<std::vector<double>>& values) const {
