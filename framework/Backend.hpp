@@ -60,6 +60,10 @@ class Backend {
   virtual DeviceMemory* memory() { return nullptr; }
   // Details for logs (e.g. the GPU's name); empty for the CPU.
   virtual std::string description() const { return {}; }
+  // How a device backend convolves (simulation.device_convolution): "direct" (one thread per output
+  // element; the scatter skips zero activity), "gemm" (im2col + a BLAS GEMM: cuBLAS on the GPU), or
+  // "auto" (direct sparse scatter, GEMM gather and Hebbian). The CPU backend has its own kernels.
+  virtual void set_convolution_algorithm(const std::string& name) {}
 
   // fine += scale * Phi coarse (w: [k][py][px][f]).
   virtual void scatter(const ConvShape& s, const Buffer& w, const Tensor& coarse, Tensor& fine, float scale) = 0;

@@ -231,7 +231,7 @@ class H5Reader {
 // Run-length settings a resumed run may change.
 const std::set<std::string> kRunLengthKeys{"steps", "epochs", "output", "checkpoint_every", "checkpoint_keep",
                                            "threads", "resume", "nan_check", "mpi_rows", "mpi_columns",
-                                           "mpi_batch_groups"};
+                                           "mpi_batch_groups", "backend", "device_convolution"};
 
 std::string scalar_text(const YAML::Node& n) {
   if (!n.IsDefined() || n.IsNull()) return "(absent)";
@@ -310,7 +310,7 @@ CheckpointInfo inspect_checkpoint(const std::string& path, const Network& net) {
   if (!diff.empty())
     throw UserError(path + ": checkpoint of a different network: " + diff + " is " + va + " there but " + vb +
                     " here (only simulation steps, epochs, output, checkpoint_every, checkpoint_keep, threads, "
-                    "resume, nan_check and the MPI decomposition may change when resuming)");
+                    "resume, nan_check, the MPI decomposition and the backend may change when resuming)");
   if (info.step > net.steps())
     throw UserError(path + ": the checkpoint is at step " + std::to_string(info.step) + ", beyond simulation.steps " +
                     std::to_string(net.steps()) + " (give --steps of at least " + std::to_string(info.step) + ")");

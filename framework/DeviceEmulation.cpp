@@ -35,6 +35,20 @@ class HostExec final : public DeviceMemory {
 #pragma omp parallel for schedule(static)
     for (kernels::index i = 0; i < n; ++i) f(i);
   }
+  // Column-major C = alpha op(A) op(B) + beta C, as BLAS's sgemm (C not read when beta is 0).
+  void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
+            float beta, float* C, int ldc) {
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < m; ++i) {
+        float sum = 0.0f;
+        for (int l = 0; l < k; ++l)
+          sum += (ta ? A[l + std::size_t(i) * lda] : A[i + std::size_t(l) * lda]) *
+                 (tb ? B[j + std::size_t(l) * ldb] : B[l + std::size_t(j) * ldb]);
+        float& c = C[i + std::size_t(j) * ldc];
+        c = beta == 0.0f ? alpha * sum : alpha * sum + beta * c;
+      }
+  }
   template <class F>
   void reduce_rows(int rows, kernels::index len, const F& value, double* out) {
 #pragma omp parallel for schedule(static)

@@ -5,6 +5,8 @@
 //   template <class F> void for_each(kernels::index n, const F& f)   runs f(i) for i in [0, n);
 //   template <class F> void reduce_rows(int rows, kernels::index len, const F& value, double* out)
 //       out[r] = sum_{j < len} value(r * len + j), out on the host;
+//   void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+//             int ldb, float beta, float* C, int ldc)   C = alpha op(A) op(B) + beta C, column-major (BLAS);
 //   std::string name() const, std::string description() const.
 // CudaExec (framework/cuda/CudaBackend.cu) launches CUDA kernels; HostExec (DeviceEmulation.cpp)
 // runs OpenMP loops on a separate host allocation standing in for device memory, so that every
@@ -32,20 +34,43 @@ class KernelBackend final : public Backend {
   template <class... Args>
   explicit KernelBackend(Args&&... args) : exec_(std::forward<Args>(args)...) {}
 
+  ~KernelBackend() override {
+    if (workspace_) exec_.release(workspace_);
+  }
   std::string name() const override { return exec_.name(); }
+  void set_convolution_algorithm(const std::string& name) override {
+    const Algorithm a = name == "direct" ? Algorithm::Direct : Algorithm::Gemm;
+    scatter_ = name == "gemm" ? Algorithm::Gemm : Algorithm::Direct;  // auto: the sparse direct scatter
+    gather_ = hebbian_ = a;
+  }
   std::string description() const override { return exec_.description(); }
   DeviceMemory* memory() override { return &exec_; }
   Exec& exec() { return exec_; }
 
   void scatter(const ConvShape& s, const Buffer& w, const Tensor& coarse, Tensor& fine, float scale) override {
     DeviceMemory* m = &exec_;
-    exec_.for_each(index(fine.size()),
-                   kernels::Scatter{conv_dims(s, coarse.batch()), w.on(m), coarse.on(m), fine.on(m), scale});
+    const kernels::ConvDims d = conv_dims(s, coarse.batch());
+    if (scatter_ == Algorithm::Direct) {
+      exec_.for_each(index(fine.size()), kernels::Scatter{d, w.on(m), coarse.on(m), fine.on(m), scale});
+      return;
+    }
+    // cols[m][j] = sum_k a[m][k] w[k][j]  (column-major: cols (ks x M) = W (ks x nk) A (nk x M)), then col2im.
+    const int M = positions(d), ks = int(d.ksize());
+    float* cols = workspace(std::size_t(M) * ks);
+    exec_.gemm(false, false, ks, M, d.cnk, 1.0f, w.on(m), ks, coarse.on(m), d.cnk, 0.0f, cols, ks);
+    exec_.for_each(index(fine.size()), kernels::Col2im{d, cols, fine.on(m), scale});
   }
   void gather(const ConvShape& s, const Buffer& wt, const Tensor& fine, Tensor& coarse, float scale) override {
     DeviceMemory* m = &exec_;
-    exec_.for_each(index(coarse.size()),
-                   kernels::Gather{conv_dims(s, fine.batch()), wt.on(m), fine.on(m), coarse.on(m), scale});
+    const kernels::ConvDims d = conv_dims(s, fine.batch());
+    if (gather_ == Algorithm::Direct) {
+      exec_.for_each(index(coarse.size()), kernels::Gather{d, wt.on(m), fine.on(m), coarse.on(m), scale});
+      return;
+    }
+    // coarse[m][k] += scale sum_j P[m][j] wt[j][k]  (column-major: C (nk x M) += Wt (nk x ks) P (ks x M)).
+    const int M = positions(d), ks = int(d.ksize());
+    const float* patches = im2col(d, fine);
+    exec_.gemm(false, false, d.cnk, M, ks, scale, wt.on(m), d.cnk, patches, ks, 1.0f, coarse.on(m), d.cnk);
   }
   void transpose_weights(const ConvShape& s, const Buffer& w, Buffer& wt) override {
     DeviceMemory* m = &exec_;
@@ -55,8 +80,15 @@ class KernelBackend final : public Backend {
   }
   void hebbian(const ConvShape& s, const Tensor& coarse, const Tensor& fine, Buffer& dw, float scale) override {
     DeviceMemory* m = &exec_;
-    exec_.for_each(index(s.weights_size()),
-                   kernels::Hebbian{conv_dims(s, coarse.batch()), coarse.on(m), fine.on(m), dw.on(m), scale});
+    const kernels::ConvDims d = conv_dims(s, coarse.batch());
+    if (hebbian_ == Algorithm::Direct) {
+      exec_.for_each(index(s.weights_size()), kernels::Hebbian{d, coarse.on(m), fine.on(m), dw.on(m), scale});
+      return;
+    }
+    // dw[k][j] += scale sum_m a[m][k] P[m][j]  (column-major: dW (ks x nk) += P (ks x M) A^T (M x nk)).
+    const int M = positions(d), ks = int(d.ksize());
+    const float* patches = im2col(d, fine);
+    exec_.gemm(false, true, ks, d.cnk, M, scale, patches, ks, coarse.on(m), d.cnk, 1.0f, dw.on(m), ks);
   }
   void normalize_l2(const ConvShape& s, Buffer& w, float strength) override {
     exec_.for_each(index(s.kernels()), kernels::NormalizeL2{w.on(&exec_), index(s.kernel_size()), strength});
@@ -93,6 +125,24 @@ class KernelBackend final : public Backend {
 
  private:
   using index = kernels::index;
+  enum class Algorithm { Direct, Gemm };
+  static int positions(const kernels::ConvDims& d) { return d.batch * d.cny * d.cnx; }
+  // Scratch device memory for im2col/col2im, grown as needed and kept for the run.
+  float* workspace(std::size_t n) {
+    if (n > workspace_size_) {
+      if (workspace_) exec_.release(workspace_);
+      workspace_ = nullptr;
+      workspace_ = static_cast<float*>(exec_.allocate(n * sizeof(float)));
+      workspace_size_ = n;
+    }
+    return workspace_;
+  }
+  const float* im2col(const kernels::ConvDims& d, const Tensor& fine) {
+    const index n = index(positions(d)) * d.ksize();
+    float* patches = workspace(std::size_t(n));
+    exec_.for_each(n, kernels::Im2col{d, fine.on(&exec_), patches});
+    return patches;
+  }
   template <math::Threshold K>
   void lca(const LcaStep& st, const Tensor* exc, const Tensor* inh, Tensor& u, Tensor& a) {
     DeviceMemory* m = &exec_;
@@ -108,6 +158,9 @@ class KernelBackend final : public Backend {
                      kernels::LcaUpdate<K, false>{ge, gi, up, ap, st.self, st.decay, st.rate, st.threshold});
   }
   Exec exec_;
+  Algorithm scatter_ = Algorithm::Direct, gather_ = Algorithm::Gemm, hebbian_ = Algorithm::Gemm;  // "auto"
+  float* workspace_ = nullptr;
+  std::size_t workspace_size_ = 0;
 };
 
 }  // namespace laminar

@@ -122,6 +122,52 @@ struct Hebbian {
   }
 };
 
+// The GEMM formulation (dense delivery through a BLAS: cuBLAS on the GPU). With M = batch x coarse
+// positions and the patch matrix P[m][j] = fine value under patch element j = (qy, qx, f) of position m
+// (0 outside the grid):  Phi^T e = P W^T,  dW = A^T P,  and Phi a = col2im(A W), A[m][k] the coarse values.
+struct Im2col {
+  ConvDims d;
+  const float* fine;
+  float* patches;  // [M][ksize]
+  LAMINAR_HD void operator()(index i) const {
+    const index ks = d.ksize();
+    const index m = i / ks;
+    const int j = int(i % ks);
+    const int f = j % d.fnf, qx = (j / d.fnf) % d.px, qy = j / (d.fnf * d.px);
+    const int cx = int(m % d.cnx), cy = int((m / d.cnx) % d.cny), b = int(m / (index(d.cnx) * d.cny));
+    const int y = cy * d.sy + d.oy + qy, x = cx * d.sx + d.ox + qx;
+    patches[i] = (y < 0 || y >= d.fny || x < 0 || x >= d.fnx) ? 0.0f
+                                                                : fine[((index(b) * d.fny + y) * d.fnx + x) * d.fnf + f];
+  }
+};
+
+// fine[b,y,x,f] += scale * sum over the positions covering (y, x) of cols[m][(y - cy sy - oy, x - cx sx - ox, f)].
+struct Col2im {
+  ConvDims d;
+  const float* cols;  // [M][ksize]
+  float* fine;
+  float scale;
+  LAMINAR_HD void operator()(index i) const {
+    const int f = int(i % d.fnf);
+    index r = i / d.fnf;
+    const int x = int(r % d.fnx);
+    r /= d.fnx;
+    const int y = int(r % d.fny);
+    const int b = int(r / d.fny);
+    const int cy0 = imax(0, ceil_div(y - d.oy - d.py + 1, d.sy)), cy1 = imin(d.cny - 1, floor_div(y - d.oy, d.sy));
+    const int cx0 = imax(0, ceil_div(x - d.ox - d.px + 1, d.sx)), cx1 = imin(d.cnx - 1, floor_div(x - d.ox, d.sx));
+    const index ks = d.ksize();
+    float sum = 0.0f;
+    for (int cy = cy0; cy <= cy1; ++cy)
+      for (int cx = cx0; cx <= cx1; ++cx) {
+        const index m = (index(b) * d.cny + cy) * d.cnx + cx;
+        const int qy = y - cy * d.sy - d.oy, qx = x - cx * d.sx - d.ox;
+        sum += cols[m * ks + (index(qy) * d.px + qx) * d.fnf + f];
+      }
+    fine[i] += scale * sum;
+  }
+};
+
 // wt[j][k] = w[k][j], j over one kernel's ksize values.
 struct TransposeWeights {
   const float* w;

@@ -63,6 +63,7 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
   sim.checkpoint_keep = int(sp.integer("checkpoint_keep"));
   sim.nan_check = sp.integer("nan_check");
   sim.backend = sp.string("backend");
+  sim.device_convolution = sp.string("device_convolution");
   sim.resume = sp.boolean("resume");
   sim.mpi_rows = int(sp.integer("mpi_rows"));
   sim.mpi_columns = int(sp.integer("mpi_columns"));
@@ -116,6 +117,7 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
 Network::Network(const NetworkSpec& spec) : spec_(spec), sim_(spec.sim) {
   try {
     backend_ = &Backend::named(sim_.backend);
+    backend_->set_convolution_algorithm(sim_.device_convolution);
   } catch (const UserError& e) {
     spec_.sim_params.fail("backend", e.what());
   }

@@ -21,6 +21,10 @@ Schema SimulationConfig::schema() {
               "Where the numeric kernels run: cpu (OpenMP); cuda (one NVIDIA GPU per process, buffers resident on "
               "it; `laminar run --gpu` sets it); device_emulation (the CUDA backend's kernels and transfers run on the "
               "host: slow, for testing the device code path without a GPU).")
+      .choice("device_convolution", {"auto", "direct", "gemm"}, std::string("auto"),
+              "How the cuda and device_emulation backends convolve: direct (one thread per output; the delivery "
+              "from a sparse layer skips its zeros), gemm (im2col + cuBLAS SGEMM, dense), auto (direct from sparse "
+              "codes, GEMM for the dense transposed delivery and the Hebbian update). Ignored by the cpu backend.")
       .integer("threads", 0, 0, 4096, "OpenMP threads per process; 0 uses OpenMP's default (OMP_NUM_THREADS).")
       .boolean("csv", true, "Also write scalar probe tables as CSV files beside the HDF5 output.")
       .integer("checkpoint_every", 0, 0, 1e15,

@@ -33,6 +33,7 @@ struct SimulationConfig {
   bool resume = false;  // continue from the newest checkpoint in `output` if there is one
   int mpi_rows = 0, mpi_columns = 0, mpi_batch_groups = 0;  // decomposition under MPI; 0 = automatic
   std::string backend = "cpu";  // cpu, cuda or device_emulation (Backend::named)
+  std::string device_convolution = "auto";  // auto, direct or gemm (Backend::set_convolution_algorithm)
 
   static Schema schema();
 };

@@ -3,12 +3,18 @@
 // holds only what is CUDA-specific: device selection, memory, launches and a per-row reduction.
 // The arithmetic is KernelBackend/Kernels.hpp's, tested on the host by the device emulation backend.
 //
+// cuBLAS (the dense GEMM delivery) is loaded with dlopen on first use, so that the laminar executable
+// needs no CUDA library to start: CPU runs work on machines without the toolkit's runtime libraries.
+//
 // One device per process: the process's node-local rank (from the MPI launcher's environment)
 // modulo the visible devices. Every launch and copy goes to the legacy default stream, so kernels
 // run in issue order and host copies wait for them: no explicit synchronisation is needed.
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "framework/Error.hpp"
@@ -55,6 +61,38 @@ int local_rank() {
     if (const char* v = std::getenv(name)) return std::atoi(v);
   return 0;
 }
+
+// cuBLAS, loaded on first use. Calls go to the legacy default stream, like every launch here.
+class Cublas {
+ public:
+  Cublas() {
+    std::string tried;
+    for (const char* name : {LAMINAR_CUBLAS_SONAME, "libcublas.so", LAMINAR_CUBLAS_PATH}) {
+      lib_ = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      if (lib_) break;
+      tried += std::string(tried.empty() ? "" : "; ") + dlerror();
+    }
+    if (!lib_)
+      throw UserError("the CUDA backend's GEMM convolution needs cuBLAS, which cannot be loaded (" + tried +
+                      "); put the CUDA toolkit's lib64 folder on LD_LIBRARY_PATH, or set "
+                      "simulation.device_convolution: direct");
+    auto create = reinterpret_cast<decltype(&cublasCreate_v2)>(dlsym(lib_, "cublasCreate_v2"));
+    sgemm_ = reinterpret_cast<decltype(&cublasSgemm_v2)>(dlsym(lib_, "cublasSgemm_v2"));
+    if (!create || !sgemm_) throw UserError("cuBLAS library without cublasCreate_v2/cublasSgemm_v2");
+    if (create(&handle_) != CUBLAS_STATUS_SUCCESS) throw UserError("cuBLAS: cublasCreate failed");
+  }
+  void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
+             float beta, float* C, int ldc) {
+    const cublasStatus_t st = sgemm_(handle_, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
+                                     &alpha, A, lda, B, ldb, &beta, C, ldc);
+    if (st != CUBLAS_STATUS_SUCCESS) throw UserError("cuBLAS sgemm failed with status " + std::to_string(int(st)));
+  }
+
+ private:
+  void* lib_ = nullptr;
+  cublasHandle_t handle_ = nullptr;
+  decltype(&cublasSgemm_v2) sgemm_ = nullptr;
+};
 
 class CudaExec final : public DeviceMemory {
  public:
@@ -113,6 +151,12 @@ class CudaExec final : public DeviceMemory {
     each_kernel<<<unsigned(wanted < cap ? wanted : cap), threads>>>(n, f);
     check(cudaGetLastError(), "kernel launch");
   }
+  void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
+            float beta, float* C, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (!cublas_) cublas_ = std::make_unique<Cublas>();
+    cublas_->sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
   template <class F>
   void reduce_rows(int rows, index len, const F& value, double* out) {
     if (rows <= 0) return;
@@ -131,6 +175,7 @@ class CudaExec final : public DeviceMemory {
   std::string description_;
   double* reduce_out_ = nullptr;
   int reduce_capacity_ = 0;
+  std::unique_ptr<Cublas> cublas_;
 };
 
 }  // namespace

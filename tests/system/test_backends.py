@@ -5,7 +5,7 @@ usage: test_backends.py LAMINAR_EXE PARAMS_SMALL   (backend from LAMINAR_TEST_BA
 1. params/paper/deep-sparse-coding-small.yaml (three vision layers, two text layers, the joint layer P1,
    feedback, masks, Hebbian learning with momentum on seven dictionaries) runs 400 steps, 4 display
    periods of 100 steps, batch 2, on generated faces, once on the CPU backend and once on the backend
-   under test. Compared: every energy term at every step (relative 1e-5 per value), the joint code P1 at
+   under test (with each device_convolution algorithm: auto, direct, gemm). Compared: every energy term at every step (relative 1e-5 per value), the joint code P1 at
    every step, the seven learned dictionaries after the 4 learning events, and the generated-image PNG
    files. The backends sum in different orders (the CPU delivers from sparse lists in registers, the
    device kernels one output element per thread), so equality is to rounding, not bitwise.
@@ -49,21 +49,25 @@ def main(argv):
         data = ["--set", f"layers.Image.path={tmp}/faces", "--set", f"layers.Image.labels={tmp}/faces/names.csv"]
         sets = data + ["--set", "simulation.steps=400", "--set", "simulation.display_period=100"]
         run(exe, small, f"{tmp}/cpu", "cpu", sets)
-        run(exe, small, f"{tmp}/dev", backend, sets)
-        cpu, dev = st.Run(f"{tmp}/cpu"), st.Run(f"{tmp}/dev")
-        ec, ed = cpu.energy("Energy"), dev.energy("Energy")
-        for term in sorted(ec):
-            chk.close(f"energy {term}, 400 steps", ed[term], ec[term], rtol=1e-5,
-                      atol=1e-6 * float(np.max(np.abs(ec[term])) + 1e-30), elementwise=True)
+        cpu = st.Run(f"{tmp}/cpu")
+        ec = cpu.energy("Energy")
         _, pc = cpu.recorder("JointCode")
-        _, pd = dev.recorder("JointCode")
-        chk.close("joint code P1 at every step", pd, pc, rtol=1e-5)
-        for c in ("Phi_V1", "Phi_V2", "Phi_V3", "Phi_T1", "Phi_T2", "Phi_PV", "Phi_PT"):
-            chk.close(f"{c} after 4 learning events", dev.final_weights(c), cpu.final_weights(c), rtol=1e-5)
-        for probe in ("GeneratedText", "GeneratedFace", "FaceReconstruction"):
-            files = [sorted(os.listdir(f"{tmp}/{r}/{probe}")) if os.path.isdir(f"{tmp}/{r}/{probe}") else []
-                     for r in ("cpu", "dev")]
-            chk.true(f"{probe}: the same PNG files", files[0] == files[1], f"{len(files[0])} files")
+        for algorithm in ("auto", "direct", "gemm"):
+            tag = f"[{backend}, device_convolution {algorithm}]"
+            run(exe, small, f"{tmp}/{algorithm}", backend, sets + ["--set", f"simulation.device_convolution={algorithm}"])
+            dev = st.Run(f"{tmp}/{algorithm}")
+            ed = dev.energy("Energy")
+            for term in sorted(ec):
+                chk.close(f"{tag} energy {term}, 400 steps", ed[term], ec[term], rtol=1e-5,
+                          atol=1e-6 * float(np.max(np.abs(ec[term])) + 1e-30), elementwise=True)
+            _, pd = dev.recorder("JointCode")
+            chk.close(f"{tag} joint code P1 at every step", pd, pc, rtol=1e-5)
+            for c in ("Phi_V1", "Phi_V2", "Phi_V3", "Phi_T1", "Phi_T2", "Phi_PV", "Phi_PT"):
+                chk.close(f"{tag} {c} after 4 learning events", dev.final_weights(c), cpu.final_weights(c), rtol=1e-5)
+            for probe in ("GeneratedText", "GeneratedFace", "FaceReconstruction"):
+                files = [sorted(os.listdir(f"{tmp}/{r}/{probe}")) if os.path.isdir(f"{tmp}/{r}/{probe}") else []
+                         for r in ("cpu", algorithm)]
+                chk.true(f"{tag} {probe}: the same PNG files", files[0] == files[1], f"{len(files[0])} files")
 
         # Residency: no probes, no learning event (display period beyond the run), NaN guard every step.
         p = yaml.safe_load(open(small))

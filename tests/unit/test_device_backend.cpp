@@ -136,15 +136,21 @@ TEST_P(DeviceKernels, ConvolutionKernelsMatchTheCpuBackend) {
       be.normalize_l2(s, ww, 2.0f);
       return Result{fa.vector(), co.vector(), d.host_vector(), ww.host_vector(), v.host_vector()};
     };
-    const Result want = run(Backend::cpu()), got = run(emulation());
-    EXPECT_LT(relative_difference(got.fine, want.fine), 1e-6);
-    EXPECT_LT(relative_difference(got.coarse, want.coarse), 1e-6);
-    EXPECT_LT(relative_difference(got.dw, want.dw), 1e-6);
-    EXPECT_LT(relative_difference(got.v, want.v), 1e-6);
-    EXPECT_LT(relative_difference(got.w, want.w), 1e-6);
-    // The delivery really did something (a kernel that skipped everything would fail here).
-    EXPECT_GT(relative_difference(got.fine, fine0.vector()), 1e-3);
-    EXPECT_GT(relative_difference(got.coarse, coarse0.vector()), 1e-3);
+    const Result want = run(Backend::cpu());
+    for (const char* algorithm : {"direct", "gemm", "auto"}) {
+      SCOPED_TRACE(std::string("device_convolution ") + algorithm);
+      emulation().set_convolution_algorithm(algorithm);
+      const Result got = run(emulation());
+      emulation().set_convolution_algorithm("auto");
+      EXPECT_LT(relative_difference(got.fine, want.fine), 1e-6);
+      EXPECT_LT(relative_difference(got.coarse, want.coarse), 1e-6);
+      EXPECT_LT(relative_difference(got.dw, want.dw), 1e-6);
+      EXPECT_LT(relative_difference(got.v, want.v), 1e-6);
+      EXPECT_LT(relative_difference(got.w, want.w), 1e-6);
+      // The delivery really did something (a kernel that skipped everything would fail here).
+      EXPECT_GT(relative_difference(got.fine, fine0.vector()), 1e-3);
+      EXPECT_GT(relative_difference(got.coarse, coarse0.vector()), 1e-3);
+    }
   }
 }
 
