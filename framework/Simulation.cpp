@@ -59,6 +59,7 @@ struct Simulation::Snapshot {
   std::vector<Tensor> activity, membrane;
   std::vector<std::vector<std::pair<std::string, long long>>> counters;
   std::vector<std::vector<std::vector<float>>> connections;  // plastic connections' state arrays
+  long weight_changes = -1;  // Simulation::weight_changes_ when `connections` was copied
   std::vector<std::vector<double>> probes;
   OutputMark mark;
 };
@@ -74,6 +75,8 @@ void Simulation::take_snapshot(Snapshot& s, long step) {
     if (layers[i]->has_membrane()) s.membrane[i] = layers[i]->membrane();
     s.counters[i] = layers[i]->counters();
   }
+  if (s.weight_changes == weight_changes_) return finish_snapshot(s);  // the weights did not change
+  s.weight_changes = weight_changes_;
   s.connections.resize(net_.connections().size());
   for (std::size_t i = 0; i < net_.connections().size(); ++i) {
     const Connection& c = *net_.connections()[i];
@@ -86,6 +89,10 @@ void Simulation::take_snapshot(Snapshot& s, long step) {
       s.connections[i][k].assign(arrays[k].data, arrays[k].data + n);
     }
   }
+  finish_snapshot(s);
+}
+
+void Simulation::finish_snapshot(Snapshot& s) {
   s.probes.resize(net_.probes().size());
   for (std::size_t i = 0; i < net_.probes().size(); ++i) s.probes[i] = net_.probes()[i]->saved_state();
   s.mark = out_.mark();
@@ -142,6 +149,7 @@ long Simulation::find_nonfinite(bool& is_nan) const {
 void Simulation::resume(const CheckpointInfo& info) {
   if (!initialized_) initialize();
   restore_checkpoint(net_, info);
+  ++weight_changes_;
   start_ = info.step;
 }
 
@@ -173,7 +181,7 @@ void Simulation::step(long n) {
     layer->update(n);
   }
   for (auto& c : net_.connections())
-    if (c->plastic()) c->learn(n);
+    if (c->plastic() && c->learn(n)) ++weight_changes_;
   for (auto& p : net_.probes())
     if (p->due(n)) p->sample(n, out_);
 }

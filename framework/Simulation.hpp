@@ -55,7 +55,11 @@ class Simulation {
  private:
   struct Snapshot;
   void take_snapshot(Snapshot& s, long step);
+  // Learning events so far (and restores from checkpoints): a snapshot copies the connections' state
+  // (e.g. a GPU's weights, downloaded) only when this changed since its last copy.
+  long weight_changes_ = 0;
   void restore_snapshot(const Snapshot& s);
+  void finish_snapshot(Snapshot& s);  // probes' state and the output mark
   // Collective: the first (layer, buffer, batch element) holding a non-finite value, or -1.
   long find_nonfinite(bool& is_nan) const;
 
