@@ -128,7 +128,7 @@ void ConvolutionConnection::apply(const Tensor& in, Tensor& out, bool adjoint, f
   // Forward with kernels on pre (coarse -> fine) scatters; the opposite direction gathers.
   const bool scatter = kernels_on_pre_ != adjoint;
   // `in` and `out` hold this process's tile of each layer (the whole layers in a single process).
-  parallel::deliver(backend(), shape_, scatter, scatter ? weights_ : transposed(), in, out, scale);
+  parallel::deliver(backend(), shape_, scatter, scatter ? weights_ : transposed(), in, out, scale, halo_[scatter ? 0 : 1]);
 }
 
 void ConvolutionConnection::deliver(Tensor& target) { apply(pre_buffer(), target, false, scale_); }
@@ -143,12 +143,13 @@ bool ConvolutionConnection::learn(long step) {
   dw_.fill(0.0f);
   // Hebbian term pre x post (post = error e), mean over the (whole) batch: Phi += eta mean_b(e (x) a),
   // summed over every process's tile and batch elements.
-  parallel::hebbian(backend(), shape_, coarse, fine, dw_, 1.0f / float(batch_size_));
+  parallel::hebbian(backend(), shape_, coarse, fine, dw_, 1.0f / float(batch_size_), halo_[1]);
   // No evidence, no learning: when the Hebbian term is zero everywhere (e.g. every batch element's
   // error is masked because its modality is absent, or the code is all zero) the weights, the
   // momentum and the normalisation are left exactly as they are (renormalising unit-norm kernels
   // would otherwise move them by rounding). dw_ is the global sum, the same on every process.
-  if (std::all_of(dw_.begin(), dw_.end(), [](float v) { return v == 0.0f; })) return false;
+  const Buffer& dw = dw_;  // read only: the device copy stays current
+  if (std::all_of(dw.begin(), dw.end(), [](float v) { return v == 0.0f; })) return false;
   backend().weight_update(weights_, velocity_, dw_, float(learning_rate_), momentum_ > 0 ? float(momentum_) : 0.0f);
   if (params_.string("normalize") == "l2") backend().normalize_l2(shape_, weights_, float(params_.real("strength")));
   ++version_;

@@ -40,6 +40,7 @@ class ConvolutionConnection : public Connection {
   bool kernels_on_pre_ = true;  // pre is the coarser (or equal) layer
   // Resident where the backend computes (Buffer.hpp); the host copies are read by recorders/checkpoints.
   Buffer weights_, weights_t_, velocity_, dw_;
+  Tensor halo_[2];  // under MPI: the extended input of scatter [0] and gather/Hebbian [1] deliveries
   long version_ = 0, transposed_version_ = -1;
   float scale_ = 1.0f;
   double learning_rate_ = 0.0, momentum_ = 0.0;

@@ -9,8 +9,9 @@ Buffer::Buffer(const Buffer& other) : host_() { *this = other; }
 
 Buffer& Buffer::operator=(const Buffer& other) {
   if (this == &other) return *this;
-  if (other.memory_ && other.where_ == Where::Device) {
-    // Newest values on the device: copy there, without a round trip through the host.
+  if (other.memory_ && other.where_ != Where::Host) {
+    // Resident on the device (newest there, or both copies equal): copy there, without a round trip
+    // through the host, keeping this buffer's device allocation when it fits.
     if (memory_ != other.memory_ || host_.size() != other.host_.size()) {
       drop_device();
       host_.assign(other.host_.size(), 0.0f);
@@ -71,8 +72,10 @@ void Buffer::attach(DeviceMemory* memory) const {
     sync_host();
     const_cast<Buffer*>(this)->drop_device();
   }
+  // Allocate first: if it throws, this buffer is still a valid host-only buffer.
+  float* d = host_.empty() ? nullptr : static_cast<float*>(memory->allocate(host_.size() * sizeof(float)));
   memory_ = memory;
-  device_ = host_.empty() ? nullptr : static_cast<float*>(memory->allocate(host_.size() * sizeof(float)));
+  device_ = d;
   where_ = Where::Host;  // the new device copy is not written yet
 }
 

@@ -8,10 +8,12 @@
 // With no separate memory (the CPU backend, memory == nullptr) on() is data(): a CPU run never
 // copies. So layer and connection code hands buffers to Backend calls and never moves data itself;
 // probes and output read data() and pay one download where they read, nothing else does.
-// Copies of a device-resident buffer are device-to-device (the NaN guard's snapshots of a GPU run).
+// Copies of a device-resident buffer are device-to-device (the NaN guard's snapshots of a GPU run);
+// Tensor::host_copy() makes a host-only copy (what checkpoints write).
 // Pointers from data()/on() stay valid until the next call that may change residency: take them
 // right before use, outside parallel loops.
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 namespace laminar {
@@ -39,6 +41,7 @@ class Buffer {
  public:
   Buffer() = default;
   explicit Buffer(std::size_t n, float value = 0.0f) : host_(n, value) {}
+  explicit Buffer(std::vector<float> values) : host_(std::move(values)) {}
   Buffer(const Buffer& other);
   Buffer& operator=(const Buffer& other);
   Buffer(Buffer&& other) noexcept;

@@ -101,8 +101,8 @@ std::string CheckpointWriter::write(const Network& net, long step, const OutputM
   for (std::size_t i = 0; i < states.size(); ++i) {
     const Layer& l = *net.layers()[i];
     Tensor scratch;
-    states[i].activity = l.gathered(l.activity(), scratch);
-    if (l.has_membrane()) states[i].membrane = l.gathered(l.membrane(), scratch);
+    states[i].activity = l.gathered(l.activity(), scratch).host_copy();  // (a GPU's buffers: one download)
+    if (l.has_membrane()) states[i].membrane = l.gathered(l.membrane(), scratch).host_copy();
     states[i].has_items = l.current_items() != nullptr;
     states[i].items = l.gathered_items();
   }

@@ -111,7 +111,7 @@ Tile Communicator::tile_of(int rank, const Geometry& g, int batch) const {
   return t;
 }
 
-Tensor Communicator::halo(const Tensor& local, const Geometry& global, int my, int mx) {
+void Communicator::halo(const Tensor& local, const Geometry& global, int my, int mx, Tensor& ext) {
   const auto t0 = std::chrono::steady_clock::now();
   const Geometry lg = local.geometry();
   const int nb = local.batch(), nf = lg.nf, rows = dec_.rows, cols = dec_.columns;
@@ -119,7 +119,7 @@ Tensor Communicator::halo(const Tensor& local, const Geometry& global, int my, i
   if (tny * rows != global.ny || tnx * cols != global.nx)
     throw InternalError("halo: local tile does not match the global size and the decomposition");
   const Geometry eg{tnx + 2 * mx, tny + 2 * my, nf};
-  Tensor ext(nb, eg);
+  if (ext.batch() != nb || !(ext.geometry() == eg)) ext = Tensor(nb, eg);
   auto tile_rect = [&](int r, int c) { return Rect{r * tny, r * tny + tny, c * tnx, c * tnx + tnx}; };
   auto ext_rect = [&](int r, int c) {  // a tile's extended region, clipped to the global grid
     return Rect{std::max(0, r * tny - my), std::min(global.ny, r * tny + tny + my), std::max(0, c * tnx - mx),
@@ -175,7 +175,7 @@ Tensor Communicator::halo(const Tensor& local, const Geometry& global, int my, i
   }
   halo_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++halo_calls;
-  return ext;
+  return;
 }
 
 void Communicator::gather(const Tensor& local, const Geometry& global, int batch, Tensor& out) {

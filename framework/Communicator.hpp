@@ -59,8 +59,9 @@ class Communicator {
 
   // Collective over this rank's batch group (its spatial tiles): `local` (this rank's tile of a
   // layer of global size `global`) extended by `my` rows and `mx` columns on each side with the
-  // neighbours' values; zero outside the global grid.
-  Tensor halo(const Tensor& local, const Geometry& global, int my, int mx);
+  // neighbours' values; zero outside the global grid. Written into `ext`, reused when its shape fits
+  // (its cells outside the grid stay zero), so that a device copy of it is kept, not reallocated.
+  void halo(const Tensor& local, const Geometry& global, int my, int mx, Tensor& ext);
   // Collective: the whole layer [batch, ny, nx, nf] assembled on rank 0 into `out` (others: empty).
   void gather(const Tensor& local, const Geometry& global, int batch, Tensor& out);
   // Collective: per-batch-element values (e.g. dataset indices) of every batch group, on rank 0.

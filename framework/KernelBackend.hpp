@@ -132,6 +132,7 @@ class KernelBackend final : public Backend {
     if (n > workspace_size_) {
       if (workspace_) exec_.release(workspace_);
       workspace_ = nullptr;
+      workspace_size_ = 0;  // consistent if the allocation below throws
       workspace_ = static_cast<float*>(exec_.allocate(n * sizeof(float)));
       workspace_size_ = n;
     }

@@ -23,7 +23,7 @@ ConvShape local_shape(const ConvShape& g, const Geometry& fine, const Geometry& 
 }  // namespace
 
 void deliver(Backend& backend, const ConvShape& global, bool scatter, const Buffer& w, const Tensor& in, Tensor& out,
-             float scale) {
+             float scale, Tensor& ext) {
   Communicator& comm = Communicator::world();
   if (comm.decomposition().spatial() == 1) {
     // Whole layers (possibly fewer batch elements): the kernels as in one process.
@@ -36,26 +36,26 @@ void deliver(Backend& backend, const ConvShape& global, bool scatter, const Buff
   if (scatter) {
     // in: coarse tile extended by m coarse cells; its cell 0 is at global coarse (cy0 - m), whose
     // patch starts at fine row (cy0 - m) s + o = fy0 + (o - m s).
-    Tensor ext = comm.halo(in, global.coarse, my, mx);
+    comm.halo(in, global.coarse, my, mx, ext);
     const ConvShape ls = local_shape(global, out.geometry(), ext.geometry(), -my * sy, -mx * sx);
     backend.scatter(ls, w, ext, out, scale);
   } else {
     // in: fine tile extended by m s fine cells; coarse cell 0 (global cy0) reads from fine row
     // cy0 s + o = (fy0 - m s) + (o + m s) of the extended tile.
-    Tensor ext = comm.halo(in, global.fine, my * sy, mx * sx);
+    comm.halo(in, global.fine, my * sy, mx * sx, ext);
     const ConvShape ls = local_shape(global, ext.geometry(), out.geometry(), my * sy, mx * sx);
     backend.gather(ls, w, ext, out, scale);
   }
 }
 
 void hebbian(Backend& backend, const ConvShape& global, const Tensor& coarse, const Tensor& fine, Buffer& dw,
-             float scale) {
+             float scale, Tensor& ext) {
   Communicator& comm = Communicator::world();
   if (comm.decomposition().spatial() == 1) {
     backend.hebbian(global, coarse, fine, dw, scale);
   } else {
     const int my = margin_y(global), mx = margin_x(global), sy = global.stride_y, sx = global.stride_x;
-    Tensor ext = comm.halo(fine, global.fine, my * sy, mx * sx);
+    comm.halo(fine, global.fine, my * sy, mx * sx, ext);
     const ConvShape ls = local_shape(global, ext.geometry(), coarse.geometry(), my * sy, mx * sx);
     backend.hebbian(ls, coarse, ext, dw, scale);
   }

@@ -18,12 +18,13 @@ namespace laminar::parallel {
 // `w` is the weights for a scatter, the transposed weights for a gather. The kernels run on `backend`;
 // with device buffers the halo is exchanged through the host (the tile is downloaded once, the
 // extended tile uploaded once).
+// `ext` holds the extended input between calls (kept by the caller, one per direction).
 void deliver(Backend& backend, const ConvShape& global, bool scatter, const Buffer& w, const Tensor& in, Tensor& out,
-             float scale);
+             float scale, Tensor& ext);
 // dw (kernels x patch x patch x features) += scale * sum over ranks, batch and positions of
 // coarse (x) fine; identical on every rank.
 void hebbian(Backend& backend, const ConvShape& global, const Tensor& coarse, const Tensor& fine, Buffer& dw,
-             float scale);
+             float scale, Tensor& ext);
 
 // Halo margins in coarse cells for a shape, per axis: ceil(patch / stride) + 1.
 int margin_y(const ConvShape& s);

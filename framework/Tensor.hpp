@@ -36,6 +36,14 @@ class Tensor {
   // The values in a backend's memory (nullptr: the host).
   float* on(DeviceMemory* memory) { return data_.on(memory); }
   const float* on(DeviceMemory* memory) const { return data_.on(memory); }
+  // A host-only copy (no device memory involved, e.g. for writing a checkpoint).
+  Tensor host_copy() const {
+    Tensor t;
+    t.batch_ = batch_;
+    t.geometry_ = geometry_;
+    t.data_ = Buffer(data_.host_vector());
+    return t;
+  }
   Buffer& buffer() { return data_; }
   const Buffer& buffer() const { return data_; }
 

@@ -39,25 +39,30 @@ void LCALayer::resolve(Network& net) {
 }
 
 void LCALayer::reset_membrane() {
-  float* u = membrane_.data();
-  if (params_.string("init_membrane") == "uniform") {
-    // One stream over the whole layer (batch, y, x, f); this process keeps its tile's values, so
-    // the state does not depend on how the layer is split.
-    Rng rng(seed_, "membrane/" + name_, std::uint64_t(resets_));
-    const double lo = params_.real("init_min"), hi = params_.real("init_max");
-    const Geometry& g = geometry_;
-    const Tile t = tile_.nx > 0 ? tile_ : Tile{0, 0, g.ny, g.nx, 0, batch_};
-    for (int b = 0; b < t.b0 + t.nb; ++b)
-      for (int y = 0; y < g.ny; ++y)
-        for (int x = 0; x < g.nx; ++x)
-          for (int f = 0; f < g.nf; ++f) {
-            const float v = float(rng.uniform(lo, hi));
-            if (b >= t.b0 && y >= t.y0 && y < t.y0 + t.ny && x >= t.x0 && x < t.x0 + t.nx)
-              membrane_.at(b - t.b0, y - t.y0, x - t.x0, f) = v;
-          }
-  } else {
-    std::fill_n(u, membrane_.size(), float(params_.real("init_value")));  // on the host, through u
+  if (params_.string("init_membrane") != "uniform") {
+    // A constant: set both buffers where they live (on a GPU: two fills, no transfer).
+    const float v = float(params_.real("init_value"));
+    membrane_.fill(v);
+    activity_.fill(math::threshold(v, threshold_));
+    ++resets_;
+    return;
   }
+  // One stream over the whole layer (batch, y, x, f); this process keeps its tile's values, so
+  // the state does not depend on how the layer is split. Written on the host (uploaded when next used).
+  float* u = membrane_.data();
+  Rng rng(seed_, "membrane/" + name_, std::uint64_t(resets_));
+  const double lo = params_.real("init_min"), hi = params_.real("init_max");
+  const Geometry& g = geometry_;
+  const Geometry lg = local_geometry();
+  const Tile t = tile_.nx > 0 ? tile_ : Tile{0, 0, g.ny, g.nx, 0, batch_};
+  for (int b = 0; b < t.b0 + t.nb; ++b)
+    for (int y = 0; y < g.ny; ++y)
+      for (int x = 0; x < g.nx; ++x)
+        for (int f = 0; f < g.nf; ++f) {
+          const float v = float(rng.uniform(lo, hi));
+          if (b >= t.b0 && y >= t.y0 && y < t.y0 + t.ny && x >= t.x0 && x < t.x0 + t.nx)
+            u[((std::size_t(b - t.b0) * lg.ny + (y - t.y0)) * lg.nx + (x - t.x0)) * lg.nf + f] = v;
+        }
   float* a = activity_.data();
   for (std::size_t i = 0; i < membrane_.size(); ++i) a[i] = math::threshold(u[i], threshold_);
   ++resets_;

@@ -25,10 +25,25 @@ namespace {
 
 using kernels::index;
 
+// A CUDA failure: the message names the call and CUDA's error. Kernel faults are reported by the
+// next call that synchronises; LAMINAR_CUDA_SYNC=1 synchronises after every launch to name the kernel.
+[[noreturn]] void fail(cudaError_t e, const std::string& what) {
+  throw UserError("CUDA error in " + what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")" +
+                  (e == cudaErrorIllegalAddress || e == cudaErrorLaunchFailure
+                       ? "; the GPU context is lost (a kernel fault: please report it, with LAMINAR_CUDA_SYNC=1 "
+                         "to name the kernel)"
+                       : ""));
+}
 void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
-    throw UserError(std::string("CUDA error in ") + what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) +
-                    ")");
+  if (e != cudaSuccess) fail(e, what);
+}
+const bool kSyncEveryLaunch = [] {
+  const char* v = std::getenv("LAMINAR_CUDA_SYNC");
+  return v && *v && std::string(v) != "0";
+}();
+void after_launch(const char* what) {
+  check(cudaGetLastError(), what);
+  if (kSyncEveryLaunch) check(cudaDeviceSynchronize(), what);
 }
 
 template <class F>
@@ -38,26 +53,40 @@ __global__ void each_kernel(index n, F f) {
 }
 
 constexpr int kReduceThreads = 256;
+constexpr int kReduceChunk = 8192;  // values per block: a row of `len` values uses ceil(len / kReduceChunk) blocks
 
-// out[row] = sum_{j < len} value(row * len + j): one block per row, a tree over the block in double.
+// partial[row * chunks + c] = sum of value(row * len + j) over chunk c of the row: a 2-D grid (chunks x
+// rows), each block a tree in double over its chunk.
 template <class F>
-__global__ void reduce_kernel(index len, F value, double* out) {
+__global__ void reduce_partial_kernel(index len, int chunks, F value, double* partial) {
   __shared__ double part[kReduceThreads];
+  const index begin = index(blockIdx.x) * kReduceChunk;
+  const index end = begin + kReduceChunk < len ? begin + kReduceChunk : len;
+  const index base = index(blockIdx.y) * len;
   double sum = 0.0;
-  const index base = index(blockIdx.x) * len;
-  for (index j = threadIdx.x; j < len; j += blockDim.x) sum += value(base + j);
+  for (index j = begin + threadIdx.x; j < end; j += blockDim.x) sum += value(base + j);
   part[threadIdx.x] = sum;
   __syncthreads();
   for (int w = kReduceThreads / 2; w > 0; w /= 2) {
     if (int(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
     __syncthreads();
   }
-  if (threadIdx.x == 0) out[blockIdx.x] = part[0];
+  if (threadIdx.x == 0) partial[index(blockIdx.y) * chunks + blockIdx.x] = part[0];
+}
+
+// out[row] = the row's partial sums added in chunk order (deterministic).
+__global__ void reduce_rows_kernel(int rows, int chunks, const double* partial, double* out) {
+  const int row = int(blockIdx.x * blockDim.x + threadIdx.x);
+  if (row >= rows) return;
+  double sum = 0.0;
+  for (int c = 0; c < chunks; ++c) sum += partial[index(row) * chunks + c];
+  out[row] = sum;
 }
 
 // The process's rank on its node, as the MPI launchers export it (0 without one).
 int local_rank() {
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", "PMI_LOCAL_RANK"})
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID",
+                           "PMI_LOCAL_RANK"})
     if (const char* v = std::getenv(name)) return std::atoi(v);
   return 0;
 }
@@ -67,7 +96,7 @@ class Cublas {
  public:
   Cublas() {
     std::string tried;
-    for (const char* name : {LAMINAR_CUBLAS_SONAME, "libcublas.so", LAMINAR_CUBLAS_PATH}) {
+    for (const char* name : {LAMINAR_CUBLAS_SONAME, LAMINAR_CUBLAS_PATH}) {
       lib_ = dlopen(name, RTLD_NOW | RTLD_LOCAL);
       if (lib_) break;
       tried += std::string(tried.empty() ? "" : "; ") + dlerror();
@@ -119,6 +148,7 @@ class CudaExec final : public DeviceMemory {
   void* allocate(std::size_t bytes) override {
     void* p = nullptr;
     const cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+    if (e != cudaSuccess && e != cudaErrorMemoryAllocation) fail(e, "cudaMalloc");  // e.g. an earlier kernel fault
     if (e != cudaSuccess) {
       std::size_t free = 0, total = 0;
       cudaGetLastError();  // clear the error
@@ -149,32 +179,41 @@ class CudaExec final : public DeviceMemory {
     const index wanted = (n + threads - 1) / threads;
     const index cap = index(sms_) * 32;  // grid-stride beyond this many blocks
     each_kernel<<<unsigned(wanted < cap ? wanted : cap), threads>>>(n, f);
-    check(cudaGetLastError(), "kernel launch");
+    after_launch("kernel launch");
   }
   void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
             float beta, float* C, int ldc) {
     if (m <= 0 || n <= 0) return;
     if (!cublas_) cublas_ = std::make_unique<Cublas>();
     cublas_->sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (kSyncEveryLaunch) check(cudaDeviceSynchronize(), "cuBLAS sgemm");
   }
   template <class F>
   void reduce_rows(int rows, index len, const F& value, double* out) {
     if (rows <= 0) return;
-    if (rows > reduce_capacity_) {
-      if (reduce_out_) cudaFree(reduce_out_);
-      reduce_out_ = static_cast<double*>(allocate(sizeof(double) * std::size_t(rows)));
-      reduce_capacity_ = rows;
+    const index chunks = len > 0 ? (len + kReduceChunk - 1) / kReduceChunk : 1;
+    const std::size_t need = std::size_t(rows) * (std::size_t(chunks) + 1);  // partials, then the row sums
+    if (need > reduce_capacity_) {
+      if (reduce_scratch_) cudaFree(reduce_scratch_);
+      reduce_scratch_ = nullptr;
+      reduce_capacity_ = 0;
+      reduce_scratch_ = static_cast<double*>(allocate(sizeof(double) * need));
+      reduce_capacity_ = need;
     }
-    reduce_kernel<<<unsigned(rows), kReduceThreads>>>(len, value, reduce_out_);
-    check(cudaGetLastError(), "reduction launch");
-    check(cudaMemcpy(out, reduce_out_, sizeof(double) * std::size_t(rows), cudaMemcpyDeviceToHost), "reduction");
+    double* partial = reduce_scratch_;
+    double* sums = reduce_scratch_ + std::size_t(rows) * chunks;
+    reduce_partial_kernel<<<dim3(unsigned(chunks), unsigned(rows)), kReduceThreads>>>(len, int(chunks), value, partial);
+    after_launch("reduction");
+    reduce_rows_kernel<<<unsigned((rows + 127) / 128), 128>>>(rows, int(chunks), partial, sums);
+    after_launch("reduction");
+    check(cudaMemcpy(out, sums, sizeof(double) * std::size_t(rows), cudaMemcpyDeviceToHost), "reduction read-back");
   }
 
  private:
   int device_ = 0, sms_ = 1;
   std::string description_;
-  double* reduce_out_ = nullptr;
-  int reduce_capacity_ = 0;
+  double* reduce_scratch_ = nullptr;
+  std::size_t reduce_capacity_ = 0;
   std::unique_ptr<Cublas> cublas_;
 };
 
