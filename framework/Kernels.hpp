@@ -27,6 +27,28 @@ LAMINAR_HD inline int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b :
 LAMINAR_HD inline int imax(int a, int b) { return a > b ? a : b; }
 LAMINAR_HD inline int imin(int a, int b) { return a < b ? a : b; }
 
+// i = ((o * n1 + p) * n2 + q) * n3 + r  ->  {o, p, q, r}: an output element's coordinates.
+struct Coord {
+  int o, p, q, r;
+};
+LAMINAR_HD inline Coord unflatten(index i, int n1, int n2, int n3) {
+  Coord c;
+  c.r = int(i % n3);
+  i /= n3;
+  c.q = int(i % n2);
+  i /= n2;
+  c.p = int(i % n1);
+  c.o = int(i / n1);
+  return c;
+}
+
+// Coarse positions c0..c1 (inclusive) whose patch covers fine index y along one axis:
+// c*s + o <= y < c*s + o + p, clipped to [0, n).
+LAMINAR_HD inline void covering(int y, int s, int o, int p, int n, int& c0, int& c1) {
+  c0 = imax(0, ceil_div(y - o - p + 1, s));
+  c1 = imin(n - 1, floor_div(y - o, s));
+}
+
 // fine[b,y,x,f] += scale * sum_{cy,cx covering (y,x)} sum_k w[k, y-cy sy-oy, x-cx sx-ox, f] coarse[b,cy,cx,k]
 // (Phi a). Zero activity is skipped: LCA codes are sparse.
 struct Scatter {
@@ -36,14 +58,11 @@ struct Scatter {
   float* fine;
   float scale;
   LAMINAR_HD void operator()(index i) const {
-    const int f = int(i % d.fnf);
-    index r = i / d.fnf;
-    const int x = int(r % d.fnx);
-    r /= d.fnx;
-    const int y = int(r % d.fny);
-    const int b = int(r / d.fny);
-    const int cy0 = imax(0, ceil_div(y - d.oy - d.py + 1, d.sy)), cy1 = imin(d.cny - 1, floor_div(y - d.oy, d.sy));
-    const int cx0 = imax(0, ceil_div(x - d.ox - d.px + 1, d.sx)), cx1 = imin(d.cnx - 1, floor_div(x - d.ox, d.sx));
+    const Coord c = unflatten(i, d.fny, d.fnx, d.fnf);
+    const int b = c.o, y = c.p, x = c.q, f = c.r;
+    int cy0, cy1, cx0, cx1;
+    covering(y, d.sy, d.oy, d.py, d.cny, cy0, cy1);
+    covering(x, d.sx, d.ox, d.px, d.cnx, cx0, cx1);
     const index ks = d.ksize();
     float sum = 0.0f;
     for (int cy = cy0; cy <= cy1; ++cy) {
@@ -68,12 +87,8 @@ struct Gather {
   float* coarse;
   float scale;
   LAMINAR_HD void operator()(index i) const {
-    const int k = int(i % d.cnk);
-    index r = i / d.cnk;
-    const int cx = int(r % d.cnx);
-    r /= d.cnx;
-    const int cy = int(r % d.cny);
-    const int b = int(r / d.cny);
+    const Coord c = unflatten(i, d.cny, d.cnx, d.cnk);
+    const int b = c.o, cy = c.p, cx = c.q, k = c.r;
     float sum = 0.0f;
     for (int qy = 0; qy < d.py; ++qy) {
       const int y = cy * d.sy + d.oy + qy;
@@ -98,12 +113,8 @@ struct Hebbian {
   float* dw;
   float scale;
   LAMINAR_HD void operator()(index i) const {
-    const int f = int(i % d.fnf);
-    index r = i / d.fnf;
-    const int qx = int(r % d.px);
-    r /= d.px;
-    const int qy = int(r % d.py);
-    const int k = int(r / d.py);
+    const Coord c = unflatten(i, d.py, d.px, d.fnf);
+    const int k = c.o, qy = c.p, qx = c.q, f = c.r;
     // Positions whose patch element (qy, qx) lies inside the fine grid.
     const int cy0 = imax(0, ceil_div(-d.oy - qy, d.sy)), cy1 = imin(d.cny - 1, floor_div(d.fny - 1 - d.oy - qy, d.sy));
     const int cx0 = imax(0, ceil_div(-d.ox - qx, d.sx)), cx1 = imin(d.cnx - 1, floor_div(d.fnx - 1 - d.ox - qx, d.sx));
@@ -148,14 +159,11 @@ struct Col2im {
   float* fine;
   float scale;
   LAMINAR_HD void operator()(index i) const {
-    const int f = int(i % d.fnf);
-    index r = i / d.fnf;
-    const int x = int(r % d.fnx);
-    r /= d.fnx;
-    const int y = int(r % d.fny);
-    const int b = int(r / d.fny);
-    const int cy0 = imax(0, ceil_div(y - d.oy - d.py + 1, d.sy)), cy1 = imin(d.cny - 1, floor_div(y - d.oy, d.sy));
-    const int cx0 = imax(0, ceil_div(x - d.ox - d.px + 1, d.sx)), cx1 = imin(d.cnx - 1, floor_div(x - d.ox, d.sx));
+    const Coord c = unflatten(i, d.fny, d.fnx, d.fnf);
+    const int b = c.o, y = c.p, x = c.q, f = c.r;
+    int cy0, cy1, cx0, cx1;
+    covering(y, d.sy, d.oy, d.py, d.cny, cy0, cy1);
+    covering(x, d.sx, d.ox, d.px, d.cnx, cx0, cx1);
     const index ks = d.ksize();
     float sum = 0.0f;
     for (int cy = cy0; cy <= cy1; ++cy)
