@@ -64,6 +64,8 @@ class Backend {
   // element; the scatter skips zero activity), "gemm" (im2col + a BLAS GEMM: cuBLAS on the GPU), or
   // "auto" (direct sparse scatter, GEMM gather and Hebbian). The CPU backend has its own kernels.
   virtual void set_convolution_algorithm(const std::string& name) {}
+  // Free bytes of the memory its kernels use, where a device backend knows it (0: unknown or the host's).
+  virtual double free_device_memory() const { return 0.0; }
 
   // fine += scale * Phi coarse (w: [k][py][px][f]).
   virtual void scatter(const ConvShape& s, const Buffer& w, const Tensor& coarse, Tensor& fine, float scale) = 0;

@@ -66,6 +66,9 @@ std::string summarize(const Network& net) {
   const auto& sim = net.sim();
   s << "simulation: " << sim.steps << " steps, dt " << sim.dt << ", batch " << sim.batch_size << ", display period "
     << sim.display_period << ", seed " << sim.seed << ", output " << sim.output << "\n";
+  if (net.backend().memory())  // a device backend: which, and where
+    s << "backend: " << net.backend().name() << " (" << net.backend().description() << "), device_convolution "
+      << sim.device_convolution << "\n";
   double bytes = 0;
   s << "layers:\n";
   for (const auto& l : net.layers()) {

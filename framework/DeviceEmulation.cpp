@@ -16,6 +16,12 @@ class HostExec final : public DeviceMemory {
  public:
   std::string name() const { return "device_emulation"; }
   std::string description() const { return "device kernels emulated on the host (for testing)"; }
+  // Unknown (0) unless LAMINAR_EMULATED_DEVICE_MEMORY gives a size in bytes: a pretend GPU's free memory,
+  // so that the refusal of a network too large for the GPU can be tested without one.
+  double free_bytes() const {
+    const char* v = std::getenv("LAMINAR_EMULATED_DEVICE_MEMORY");
+    return v ? std::strtod(v, nullptr) : 0.0;
+  }
 
   void* allocate(std::size_t bytes) override {
     void* p = std::malloc(bytes ? bytes : 1);

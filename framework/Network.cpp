@@ -283,6 +283,7 @@ MemoryEstimate Network::memory() const {
 
 void Network::check_memory() const {
   const MemoryEstimate m = memory();
+  check_device_memory(m);
   if (m.available <= 0 || m.per_rank <= m.available) return;
   std::vector<MemoryItem> sorted = m.items;
   std::sort(sorted.begin(), sorted.end(), [](const MemoryItem& a, const MemoryItem& b) { return a.bytes > b.bytes; });
@@ -297,6 +298,33 @@ void Network::check_memory() const {
                           "; reduce nx/ny/nf, patch_size or simulation.batch_size, or use more MPI processes";
   if (sorted[0].params) sorted[0].params->fail_block(msg);
   throw UserError(msg);
+}
+
+void Network::check_device_memory(const MemoryEstimate& m) const {
+  // A device backend holds every buffer and weight array too, plus the im2col workspace of its GEMM
+  // convolutions (the largest batch x positions x patch volume of any connection, both directions).
+  const double free = backend_->free_device_memory();
+  if (!backend_->memory() || free <= 0) return;
+  double need = 0, workspace = 0;
+  for (const auto& i : m.items)
+    if (i.object != "rank 0") need += i.bytes;
+  const Communicator& comm = Communicator::world();
+  for (const auto& c : connections_) {
+    if (!c->has_weights()) continue;
+    const WeightsView w = c->weights();
+    const Geometry& pre = c->pre().geometry();
+    const Geometry& post = c->post().geometry();
+    const Geometry& coarse = double(pre.nx) * pre.ny <= double(post.nx) * post.ny ? pre : post;
+    const Tile t = comm.tile(coarse, sim_.batch_size);
+    workspace = std::max(workspace, double(t.ny) * t.nx * t.nb * w.patch_y * w.patch_x * w.features * sizeof(float));
+  }
+  need += workspace;
+  if (need <= free) return;
+  spec_.sim_params.fail("backend", "the network needs about " + gib(need) + " of " + backend_->name() +
+                                       " device memory per process (its buffers and weights, and " + gib(workspace) +
+                                       " of convolution workspace), but the device has " + gib(free) +
+                                       " free; reduce simulation.batch_size or the network, or use more "
+                                       "processes (mpirun, one GPU each)");
 }
 
 void Network::decompose() {

@@ -82,6 +82,7 @@ class Network {
   void infer_geometry();
   void derive_schedule();
   void check_memory() const;  // a user error naming the largest item if the network cannot fit in RAM
+  void check_device_memory(const MemoryEstimate& m) const;  // likewise for a device backend's memory
   // Choose the MPI decomposition (Communicator) for these layers and batch size.
   void decompose();
   std::size_t index_of(const Layer& l) const;

@@ -143,6 +143,10 @@ class CudaExec final : public DeviceMemory {
   }
 
   std::string name() const { return "cuda"; }
+  double free_bytes() const {
+    std::size_t free = 0, total = 0;
+    return cudaMemGetInfo(&free, &total) == cudaSuccess ? double(free) : 0.0;
+  }
   std::string description() const { return description_; }
 
   void* allocate(std::size_t bytes) override {

@@ -12,6 +12,8 @@ usage: test_backends.py LAMINAR_EXE PARAMS_SMALL   (backend from LAMINAR_TEST_BA
 2. Residency: the same network without probes or learning, 30 and then 90 steps: a device-resident
    run makes exactly as many host<->device transfers in 90 steps as in 30 (none per step; the NaN guard
    reduces on the device and reads back one number per batch element).
+3. device_emulation with a pretend free memory of 200 kB (LAMINAR_EMULATED_DEVICE_MEMORY): the network is
+   refused before it allocates anything, naming the device memory it needs and what is free.
 """
 import os
 import re
@@ -88,6 +90,15 @@ def main(argv):
                   f"{counts[-1][2]} downloads ({counts[-1][3]} KiB)")
         chk.true("no transfers per step (90 steps move as much as 30)", counts[0] == counts[1], str(counts))
         chk.true("the run did move its buffers to the device", counts[0][0] > 0, str(counts[0]))
+        if backend == "device_emulation":
+            # A network too large for the (pretend) GPU is refused before anything is allocated.
+            env = dict(os.environ, LAMINAR_EMULATED_DEVICE_MEMORY="200000")
+            proc = subprocess.run([exe, "run", small, "--output", f"{tmp}/toolarge", "--set",
+                                   f"simulation.backend={backend}", *data], capture_output=True, text=True, env=env)
+            print(f"     {proc.stderr.strip()}")
+            chk.true("too large for the device's free memory: a clear error, exit 2",
+                     proc.returncode == 2 and "device memory" in proc.stderr and "simulation.backend" in proc.stderr
+                     and "free" in proc.stderr and not os.path.exists(f"{tmp}/toolarge/laminar.h5"))
     return chk.exit()
 
 
