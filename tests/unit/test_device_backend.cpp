@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
+#include <tuple>
 
 #include "framework/Backend.hpp"
 #include "tests/unit/TestUtil.hpp"
@@ -14,6 +16,20 @@ namespace laminar {
 namespace {
 
 Backend& emulation() { return Backend::named("device_emulation"); }
+
+// The device backend a kernel test runs on: the emulation everywhere; CUDA where a GPU can be used
+// (else the test is skipped, saying why). Tolerances, relative to the array's largest value: the
+// emulation sums in another order than the CPU (1e-6); a GPU also fuses multiply-adds and cuBLAS
+// blocks its sums its own way (1e-5).
+Backend* device_or_skip(const std::string& name, std::string& why) {
+  try {
+    return &Backend::named(name);
+  } catch (const UserError& e) {
+    why = e.what();
+    return nullptr;
+  }
+}
+double tolerance(const std::string& name) { return name == "cuda" ? 1e-5 : 1e-6; }
 
 // Worst |a - b| over the largest |b|: 0 for equal arrays, ~1e-7 for a different summation order.
 double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
@@ -97,12 +113,16 @@ struct ConvCase {
   double zeros;
 };
 
-class DeviceKernels : public ::testing::TestWithParam<ConvCase> {};
+class DeviceKernels : public ::testing::TestWithParam<std::tuple<std::string, ConvCase>> {};
 
 // Scatter, gather (through transposed weights), Hebbian, normalisation and the weight update of the
-// emulated device against the CPU backend, from identical inputs, including halo-like offsets.
+// device backend against the CPU backend, from identical inputs, including halo-like offsets.
 TEST_P(DeviceKernels, ConvolutionKernelsMatchTheCpuBackend) {
-  const ConvCase c = GetParam();
+  const auto& [name, c] = GetParam();
+  std::string why;
+  Backend* device = device_or_skip(name, why);
+  if (!device) GTEST_SKIP() << why;
+  const double tol = tolerance(name);
   std::mt19937 rng(11 + c.nk);
   const Geometry coarse{c.ncx, c.ncy, c.nk}, fine{c.ncx * c.sx, c.ncy * c.sy, c.nff};
   for (int shift : {0, 1}) {  // shift: an MPI tile's local shape (offsets moved, as Parallel.cpp does)
@@ -139,14 +159,14 @@ TEST_P(DeviceKernels, ConvolutionKernelsMatchTheCpuBackend) {
     const Result want = run(Backend::cpu());
     for (const char* algorithm : {"direct", "gemm", "auto"}) {
       SCOPED_TRACE(std::string("device_convolution ") + algorithm);
-      emulation().set_convolution_algorithm(algorithm);
-      const Result got = run(emulation());
-      emulation().set_convolution_algorithm("auto");
-      EXPECT_LT(relative_difference(got.fine, want.fine), 1e-6);
-      EXPECT_LT(relative_difference(got.coarse, want.coarse), 1e-6);
-      EXPECT_LT(relative_difference(got.dw, want.dw), 1e-6);
-      EXPECT_LT(relative_difference(got.v, want.v), 1e-6);
-      EXPECT_LT(relative_difference(got.w, want.w), 1e-6);
+      device->set_convolution_algorithm(algorithm);
+      const Result got = run(*device);
+      device->set_convolution_algorithm("auto");
+      EXPECT_LT(relative_difference(got.fine, want.fine), tol);
+      EXPECT_LT(relative_difference(got.coarse, want.coarse), tol);
+      EXPECT_LT(relative_difference(got.dw, want.dw), tol);
+      EXPECT_LT(relative_difference(got.v, want.v), tol);
+      EXPECT_LT(relative_difference(got.w, want.w), tol);
       // The delivery really did something (a kernel that skipped everything would fail here).
       EXPECT_GT(relative_difference(got.fine, fine0.vector()), 1e-3);
       EXPECT_GT(relative_difference(got.coarse, coarse0.vector()), 1e-3);
@@ -156,14 +176,20 @@ TEST_P(DeviceKernels, ConvolutionKernelsMatchTheCpuBackend) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, DeviceKernels,
-    ::testing::Values(ConvCase{1, 1, 1, 1, 4, 5, 3, 1, 1, 0.0}, ConvCase{1, 1, 3, 3, 5, 4, 7, 3, 3, 0.5},
+    ::testing::Combine(::testing::Values(std::string("device_emulation"), std::string("cuda")), ::testing::Values(ConvCase{1, 1, 1, 1, 4, 5, 3, 1, 1, 0.0}, ConvCase{1, 1, 3, 3, 5, 4, 7, 3, 3, 0.5},
                       ConvCase{2, 2, 4, 4, 6, 5, 16, 3, 2, 0.8}, ConvCase{2, 2, 8, 8, 5, 5, 33, 3, 1, 0.9},
                       ConvCase{2, 2, 5, 5, 4, 3, 7, 1, 3, 0.7}, ConvCase{3, 3, 4, 4, 2, 3, 1, 3, 3, 0.0},
                       ConvCase{1, 8, 4, 32, 2, 2, 5, 1, 2, 0.3} /* text-like anisotropic strides */,
-                      ConvCase{2, 2, 13, 13, 3, 2, 2, 2, 2, 0.0} /* patch larger than the fine grid */));
+                      ConvCase{2, 2, 13, 13, 3, 2, 2, 2, 2, 0.0} /* patch larger than the fine grid */)),
+    [](const auto& info) { return std::get<0>(info.param) + "_" + std::to_string(info.index); });
+
+class DeviceElementKernels : public ::testing::TestWithParam<std::string> {};
 
 // LCA and error updates for every threshold, integrator and channel combination, and the reductions.
-TEST(DeviceKernels, ElementUpdatesMatchTheCpuBackend) {
+TEST_P(DeviceElementKernels, ElementUpdatesMatchTheCpuBackend) {
+  std::string why;
+  Backend* device = device_or_skip(GetParam(), why);
+  if (!device) GTEST_SKIP() << why;
   std::mt19937 rng(5);
   const Geometry g{7, 5, 9};
   Tensor ge(3, g), gi(3, g), u0(3, g), a0(3, g);
@@ -201,10 +227,14 @@ TEST(DeviceKernels, ElementUpdatesMatchTheCpuBackend) {
             for (double v : s) out.push_back(float(v));
           return out;
         };
-        const std::vector<float> want = run(Backend::cpu()), got = run(emulation());
-        EXPECT_LT(relative_difference(got, want), 1e-6);
+        const std::vector<float> want = run(Backend::cpu()), got = run(*device);
+        EXPECT_LT(relative_difference(got, want), tolerance(GetParam()));
       }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, DeviceElementKernels,
+                         ::testing::Values(std::string("device_emulation"), std::string("cuda")),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace laminar
