@@ -87,6 +87,16 @@ class Backend {
   // out[b] = sum over batch element b of v, v^2 or the sparsity cost of v (th needed for the last).
   virtual void reduce(Reduction r, const Tensor& t, std::vector<double>& out,
                       const math::ThresholdParams* th = nullptr) = 0;
+  // The same for several tensors at once, `out` their results one after the other (batch values each): a
+  // device backend reads them back in one transfer (the NaN guard checks every layer every step).
+  virtual void reduce_many(Reduction r, const std::vector<const Tensor*>& ts, std::vector<double>& out) {
+    out.clear();
+    std::vector<double> one;
+    for (const Tensor* t : ts) {
+      reduce(r, *t, one);
+      out.insert(out.end(), one.begin(), one.end());
+    }
+  }
 
   // The CPU backend (always there).
   static Backend& cpu();

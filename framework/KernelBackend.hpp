@@ -4,13 +4,14 @@
 //   DeviceMemory (allocate, release, upload, download, copy, fill) for its memory space;
 //   template <class F> void for_each(kernels::index n, const F& f)   runs f(i) for i in [0, n);
 //   template <class F> void reduce_rows(int rows, kernels::index len, const F& value, double* out)
-//       out[r] = sum_{j < len} value(r * len + j), out on the host;
+//       out[r] = sum_{j < len} value(r * len + j), `out` in its memory (read back with download);
 //   void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
 //             int ldb, float beta, float* C, int ldc)   C = alpha op(A) op(B) + beta C, column-major (BLAS);
 //   std::string name() const, std::string description() const.
 // CudaExec (framework/cuda/CudaBackend.cu) launches CUDA kernels; HostExec (DeviceEmulation.cpp)
 // runs OpenMP loops on a separate host allocation standing in for device memory, so that every
 // device code path (kernels, residency, transfers) is tested where no GPU is.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@ class KernelBackend final : public Backend {
 
   ~KernelBackend() override {
     if (workspace_) exec_.release(workspace_);
+    if (sums_) exec_.release(sums_);
   }
   std::string name() const override { return exec_.name(); }
   void set_convolution_algorithm(const std::string& name) override {
@@ -118,10 +120,10 @@ class KernelBackend final : public Backend {
     exec_.for_each(index(y.size()), kernels::Axpy{s, x.on(m), y.on(m)});
   }
   void reduce(Reduction r, const Tensor& t, std::vector<double>& out, const math::ThresholdParams* th) override {
-    out.assign(std::size_t(t.batch()), 0.0);
-    if (t.size() == 0) return;
-    kernels::ReduceValue v{int(r), t.on(&exec_), th ? *th : math::ThresholdParams{}};
-    exec_.reduce_rows(t.batch(), index(t.element_size()), v, out.data());
+    reduce_into(r, {&t}, out, th);
+  }
+  void reduce_many(Reduction r, const std::vector<const Tensor*>& ts, std::vector<double>& out) override {
+    reduce_into(r, ts, out, nullptr);
   }
 
  private:
@@ -138,6 +140,40 @@ class KernelBackend final : public Backend {
       workspace_size_ = n;
     }
     return workspace_;
+  }
+  // Every tensor's per-element sums into one device array, then one read-back (tensors without values
+  // give zeros and take no room there).
+  void reduce_into(Reduction r, const std::vector<const Tensor*>& ts, std::vector<double>& out,
+                   const math::ThresholdParams* th) {
+    std::size_t rows = 0, used = 0;
+    for (const Tensor* t : ts) {
+      rows += std::size_t(t->batch());
+      if (t->size() > 0) used += std::size_t(t->batch());
+    }
+    out.assign(rows, 0.0);
+    if (used == 0) return;
+    if (used > sums_size_) {
+      if (sums_) exec_.release(sums_);
+      sums_ = nullptr;
+      sums_size_ = 0;
+      sums_ = static_cast<double*>(exec_.allocate(used * sizeof(double)));
+      sums_size_ = used;
+    }
+    std::size_t at = 0;
+    for (const Tensor* t : ts) {
+      if (t->size() == 0) continue;
+      kernels::ReduceValue v{int(r), t->on(&exec_), th ? *th : math::ThresholdParams{}};
+      exec_.reduce_rows(t->batch(), index(t->element_size()), v, sums_ + at);
+      at += std::size_t(t->batch());
+    }
+    std::vector<double> got(used);
+    exec_.download(got.data(), sums_, used * sizeof(double));
+    std::size_t from = 0, to = 0;
+    for (const Tensor* t : ts) {
+      const std::size_t n = std::size_t(t->batch());
+      if (t->size() > 0) std::copy_n(got.begin() + std::ptrdiff_t(from), n, out.begin() + std::ptrdiff_t(to)), from += n;
+      to += n;
+    }
   }
   const float* im2col(const kernels::ConvDims& d, const Tensor& fine) {
     const index n = index(positions(d)) * d.ksize();
@@ -163,6 +199,8 @@ class KernelBackend final : public Backend {
   Algorithm scatter_ = Algorithm::Direct, gather_ = Algorithm::Gemm, hebbian_ = Algorithm::Gemm;  // "auto"
   float* workspace_ = nullptr;
   std::size_t workspace_size_ = 0;
+  double* sums_ = nullptr;  // reduce_into's results, in the executor's memory
+  std::size_t sums_size_ = 0;
 };
 
 }  // namespace laminar

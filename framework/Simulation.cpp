@@ -121,16 +121,24 @@ long Simulation::find_nonfinite(bool& is_nan) const {
   const long batch = net_.sim().batch_size;
   long found = -1;
   const auto& order = net_.schedule();
-  std::vector<double> sums;
+  // Per batch element of every buffer, where the buffers live (a device reads back one array, not the
+  // layers): a sum is finite exactly when every value is (|sum| <= n * FLT_MAX << DBL_MAX).
+  std::vector<const Tensor*> buffers;
+  for (const Layer* l : order) {
+    buffers.push_back(&l->activity());
+    if (l->has_membrane()) buffers.push_back(&l->membrane());
+  }
+  std::vector<double> all;
+  net_.backend().reduce_many(Reduction::Sum, buffers, all);
+  std::size_t at = 0;
   for (std::size_t i = 0; i < order.size() && found < 0; ++i) {
     const Layer& l = *order[i];
     for (int buf = 0; buf < (l.has_membrane() ? 2 : 1) && found < 0; ++buf) {
       const Tensor& t = buf == 0 ? l.activity() : l.membrane();
-      // Per batch element, where the buffer lives (no download of a device-resident layer): the sum is
-      // finite exactly when every value is (|sum| <= n * FLT_MAX << DBL_MAX).
-      net_.backend().reduce(Reduction::Sum, t, sums);
+      const double* sums = all.data() + at;
+      at += std::size_t(t.batch());
       for (int b = 0; b < t.batch() && found < 0; ++b) {
-        const double sum = sums[std::size_t(b)];
+        const double sum = sums[b];
         if (std::isfinite(sum)) continue;
         const long gb = (l.tile().nx > 0 ? l.tile().b0 : 0) + b;
         found = ((long(i) * 2 + buf) * batch + gb) * 2 + (std::isnan(sum) ? 0 : 1);

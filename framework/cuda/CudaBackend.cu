@@ -196,28 +196,26 @@ class CudaExec final : public DeviceMemory {
   void reduce_rows(int rows, index len, const F& value, double* out) {
     if (rows <= 0) return;
     const index chunks = len > 0 ? (len + kReduceChunk - 1) / kReduceChunk : 1;
-    const std::size_t need = std::size_t(rows) * (std::size_t(chunks) + 1);  // partials, then the row sums
-    if (need > reduce_capacity_) {
-      if (reduce_scratch_) cudaFree(reduce_scratch_);
-      reduce_scratch_ = nullptr;
-      reduce_capacity_ = 0;
-      reduce_scratch_ = static_cast<double*>(allocate(sizeof(double) * need));
-      reduce_capacity_ = need;
+    const std::size_t need = std::size_t(rows) * std::size_t(chunks);
+    if (need > partial_capacity_) {
+      if (partial_) cudaFree(partial_);  // waits for the kernels still reading it
+      partial_ = nullptr;
+      partial_capacity_ = 0;
+      partial_ = static_cast<double*>(allocate(sizeof(double) * need));
+      partial_capacity_ = need;
     }
-    double* partial = reduce_scratch_;
-    double* sums = reduce_scratch_ + std::size_t(rows) * chunks;
-    reduce_partial_kernel<<<dim3(unsigned(chunks), unsigned(rows)), kReduceThreads>>>(len, int(chunks), value, partial);
+    // One stream: the next reduction's partial kernel runs after this one's row kernel has read them.
+    reduce_partial_kernel<<<dim3(unsigned(chunks), unsigned(rows)), kReduceThreads>>>(len, int(chunks), value, partial_);
     after_launch("reduction");
-    reduce_rows_kernel<<<unsigned((rows + 127) / 128), 128>>>(rows, int(chunks), partial, sums);
+    reduce_rows_kernel<<<unsigned((rows + 127) / 128), 128>>>(rows, int(chunks), partial_, out);
     after_launch("reduction");
-    check(cudaMemcpy(out, sums, sizeof(double) * std::size_t(rows), cudaMemcpyDeviceToHost), "reduction read-back");
   }
 
  private:
   int device_ = 0, sms_ = 1;
   std::string description_;
-  double* reduce_scratch_ = nullptr;
-  std::size_t reduce_capacity_ = 0;
+  double* partial_ = nullptr;  // reduce_rows' per-chunk partial sums
+  std::size_t partial_capacity_ = 0;
   std::unique_ptr<Cublas> cublas_;
 };
 

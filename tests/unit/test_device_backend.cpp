@@ -108,6 +108,27 @@ TEST(Backend, UnavailableCudaIsAClearError) {
             std::string::npos);
 }
 
+TEST(Backend, ReduceManyEqualsOneReduceEach) {
+  std::mt19937 rng(3);
+  Tensor a(2, Geometry{3, 4, 5}), b(3, Geometry{2, 2, 7}), none;
+  test::fill_random(a.vector(), rng);
+  test::fill_random(b.vector(), rng);
+  for (Backend* be : {&Backend::cpu(), &emulation()}) {
+    SCOPED_TRACE(be->name());
+    std::vector<double> many, one, want;
+    be->reduce_many(Reduction::SumSquares, {&a, &none, &b}, many);
+    for (const Tensor* t : {&a, &none, &b}) {
+      be->reduce(Reduction::SumSquares, *t, one);
+      want.insert(want.end(), one.begin(), one.end());
+    }
+    ASSERT_EQ(many.size(), 5u);
+    EXPECT_EQ(many, want);
+    double direct = 0.0;
+    for (float v : b.element(2)) direct += double(v) * v;
+    EXPECT_NEAR(many[4], direct, 1e-12 * direct);
+  }
+}
+
 struct ConvCase {
   int sy, sx, py, px, ncy, ncx, nk, nff, batch;
   double zeros;
