@@ -50,6 +50,12 @@ struct LcaStep {
 
 // Per batch element reductions (in double) for probes and the NaN guard.
 enum class Reduction { Sum, SumSquares, SparsityCost };
+// One of a batch of reductions (Backend::reduce_many).
+struct ReduceItem {
+  Reduction reduction = Reduction::Sum;
+  const Tensor* tensor = nullptr;
+  math::ThresholdParams threshold;  // for SparsityCost
+};
 
 class Backend {
  public:
@@ -87,13 +93,13 @@ class Backend {
   // out[b] = sum over batch element b of v, v^2 or the sparsity cost of v (th needed for the last).
   virtual void reduce(Reduction r, const Tensor& t, std::vector<double>& out,
                       const math::ThresholdParams* th = nullptr) = 0;
-  // The same for several tensors at once, `out` their results one after the other (batch values each): a
-  // device backend reads them back in one transfer (the NaN guard checks every layer every step).
-  virtual void reduce_many(Reduction r, const std::vector<const Tensor*>& ts, std::vector<double>& out) {
+  // Several reductions at once, `out` their results one after the other (batch values each): a device
+  // backend reads them back in one transfer (the NaN guard and the Energy probe, every step).
+  virtual void reduce_many(const std::vector<ReduceItem>& items, std::vector<double>& out) {
     out.clear();
     std::vector<double> one;
-    for (const Tensor* t : ts) {
-      reduce(r, *t, one);
+    for (const ReduceItem& i : items) {
+      reduce(i.reduction, *i.tensor, one, &i.threshold);
       out.insert(out.end(), one.begin(), one.end());
     }
   }

@@ -120,11 +120,9 @@ class KernelBackend final : public Backend {
     exec_.for_each(index(y.size()), kernels::Axpy{s, x.on(m), y.on(m)});
   }
   void reduce(Reduction r, const Tensor& t, std::vector<double>& out, const math::ThresholdParams* th) override {
-    reduce_into(r, {&t}, out, th);
+    reduce_many({ReduceItem{r, &t, th ? *th : math::ThresholdParams{}}}, out);
   }
-  void reduce_many(Reduction r, const std::vector<const Tensor*>& ts, std::vector<double>& out) override {
-    reduce_into(r, ts, out, nullptr);
-  }
+  void reduce_many(const std::vector<ReduceItem>& items, std::vector<double>& out) override;
 
  private:
   using index = kernels::index;
@@ -140,40 +138,6 @@ class KernelBackend final : public Backend {
       workspace_size_ = n;
     }
     return workspace_;
-  }
-  // Every tensor's per-element sums into one device array, then one read-back (tensors without values
-  // give zeros and take no room there).
-  void reduce_into(Reduction r, const std::vector<const Tensor*>& ts, std::vector<double>& out,
-                   const math::ThresholdParams* th) {
-    std::size_t rows = 0, used = 0;
-    for (const Tensor* t : ts) {
-      rows += std::size_t(t->batch());
-      if (t->size() > 0) used += std::size_t(t->batch());
-    }
-    out.assign(rows, 0.0);
-    if (used == 0) return;
-    if (used > sums_size_) {
-      if (sums_) exec_.release(sums_);
-      sums_ = nullptr;
-      sums_size_ = 0;
-      sums_ = static_cast<double*>(exec_.allocate(used * sizeof(double)));
-      sums_size_ = used;
-    }
-    std::size_t at = 0;
-    for (const Tensor* t : ts) {
-      if (t->size() == 0) continue;
-      kernels::ReduceValue v{int(r), t->on(&exec_), th ? *th : math::ThresholdParams{}};
-      exec_.reduce_rows(t->batch(), index(t->element_size()), v, sums_ + at);
-      at += std::size_t(t->batch());
-    }
-    std::vector<double> got(used);
-    exec_.download(got.data(), sums_, used * sizeof(double));
-    std::size_t from = 0, to = 0;
-    for (const Tensor* t : ts) {
-      const std::size_t n = std::size_t(t->batch());
-      if (t->size() > 0) std::copy_n(got.begin() + std::ptrdiff_t(from), n, out.begin() + std::ptrdiff_t(to)), from += n;
-      to += n;
-    }
   }
   const float* im2col(const kernels::ConvDims& d, const Tensor& fine) {
     const index n = index(positions(d)) * d.ksize();
@@ -202,5 +166,44 @@ class KernelBackend final : public Backend {
   double* sums_ = nullptr;  // reduce_into's results, in the executor's memory
   std::size_t sums_size_ = 0;
 };
+
+// Every item's per-element sums into one device array, then one read-back (tensors without values give
+// zeros and take no room there).
+template <class Exec>
+void KernelBackend<Exec>::reduce_many(const std::vector<ReduceItem>& items, std::vector<double>& out) {
+  std::size_t rows = 0, used = 0;
+  for (const ReduceItem& i : items) {
+    rows += std::size_t(i.tensor->batch());
+    if (i.tensor->size() > 0) used += std::size_t(i.tensor->batch());
+  }
+  out.assign(rows, 0.0);
+  if (used == 0) return;
+  if (used > sums_size_) {
+    if (sums_) exec_.release(sums_);
+    sums_ = nullptr;
+    sums_size_ = 0;
+    sums_ = static_cast<double*>(exec_.allocate(used * sizeof(double)));
+    sums_size_ = used;
+  }
+  std::size_t at = 0;
+  for (const ReduceItem& i : items) {
+    const Tensor& t = *i.tensor;
+    if (t.size() == 0) continue;
+    exec_.reduce_rows(t.batch(), index(t.element_size()),
+                      kernels::ReduceValue{int(i.reduction), t.on(&exec_), i.threshold}, sums_ + at);
+    at += std::size_t(t.batch());
+  }
+  std::vector<double> got(used);
+  exec_.download(got.data(), sums_, used * sizeof(double));
+  std::size_t from = 0, to = 0;
+  for (const ReduceItem& i : items) {
+    const std::size_t n = std::size_t(i.tensor->batch());
+    if (i.tensor->size() > 0) {
+      std::copy_n(got.begin() + std::ptrdiff_t(from), n, out.begin() + std::ptrdiff_t(to));
+      from += n;
+    }
+    to += n;
+  }
+}
 
 }  // namespace laminar

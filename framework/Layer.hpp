@@ -17,6 +17,7 @@ namespace laminar {
 
 class Network;
 class Backend;
+struct ReduceItem;
 struct SimulationConfig;
 struct BuildContext;
 
@@ -94,9 +95,10 @@ class Layer {
   double energy(int b) const { return energy_of(activity_, b); }
   // The same term for batch element b of an activity buffer of this layer (e.g. gathered()).
   virtual double energy_of(const Tensor& activity, int b) const { return 0.0; }
-  // The energy of every batch element of this process's activity, reduced by a device backend where the
-  // buffer lives; false (nothing computed) on the CPU backend or for layers without such a reduction.
-  virtual bool energies_on_backend(std::vector<double>& out) const { return false; }
+  // The energy term as a backend reduction of this process's activity: energy(b) = factor * the item's
+  // sum over batch element b (e.g. 0.5 * sum of squares for an Error layer). False where the layer has no
+  // such form; the Energy probe then uses energy_of (and on the CPU backend it always does).
+  virtual bool energy_reduction(ReduceItem& item, double& factor) const { return false; }
 
   Tensor& activity() { return activity_; }
   const Tensor& activity() const { return activity_; }

@@ -123,13 +123,13 @@ long Simulation::find_nonfinite(bool& is_nan) const {
   const auto& order = net_.schedule();
   // Per batch element of every buffer, where the buffers live (a device reads back one array, not the
   // layers): a sum is finite exactly when every value is (|sum| <= n * FLT_MAX << DBL_MAX).
-  std::vector<const Tensor*> buffers;
+  std::vector<ReduceItem> buffers;
   for (const Layer* l : order) {
-    buffers.push_back(&l->activity());
-    if (l->has_membrane()) buffers.push_back(&l->membrane());
+    buffers.push_back({Reduction::Sum, &l->activity()});
+    if (l->has_membrane()) buffers.push_back({Reduction::Sum, &l->membrane()});
   }
   std::vector<double> all;
-  net_.backend().reduce_many(Reduction::Sum, buffers, all);
+  net_.backend().reduce_many(buffers, all);
   std::size_t at = 0;
   for (std::size_t i = 0; i < order.size() && found < 0; ++i) {
     const Layer& l = *order[i];

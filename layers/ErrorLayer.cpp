@@ -35,10 +35,9 @@ void ErrorLayer::update(long) {
   }
 }
 
-bool ErrorLayer::energies_on_backend(std::vector<double>& out) const {
-  if (!backend().memory()) return false;
-  backend().reduce(Reduction::SumSquares, activity_, out);
-  for (double& v : out) v *= 0.5;
+bool ErrorLayer::energy_reduction(ReduceItem& item, double& factor) const {
+  item = ReduceItem{Reduction::SumSquares, &activity_, {}};
+  factor = 0.5;
   return true;
 }
 

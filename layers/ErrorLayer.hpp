@@ -13,7 +13,7 @@ class ErrorLayer : public Layer {
   void update(long step) override;
   bool has_energy() const override { return true; }
   double energy_of(const Tensor& activity, int b) const override;
-  bool energies_on_backend(std::vector<double>& out) const override;
+  bool energy_reduction(ReduceItem& item, double& factor) const override;
   void resolve(Network& net) override;
   void allocate(int batch) override;
 

@@ -89,9 +89,9 @@ void LCALayer::update(long step) {
   backend().lca_update(st, exc, inh, membrane_, activity_);
 }
 
-bool LCALayer::energies_on_backend(std::vector<double>& out) const {
-  if (!backend().memory()) return false;
-  backend().reduce(Reduction::SparsityCost, activity_, out, &threshold_);
+bool LCALayer::energy_reduction(ReduceItem& item, double& factor) const {
+  item = ReduceItem{Reduction::SparsityCost, &activity_, threshold_};
+  factor = 1.0;
   return true;
 }
 

@@ -18,7 +18,7 @@ class LCALayer : public Layer {
   void update(long step) override;
   bool has_energy() const override { return true; }
   double energy_of(const Tensor& activity, int b) const override;
-  bool energies_on_backend(std::vector<double>& out) const override;  // lambda * sum C(a)
+  bool energy_reduction(ReduceItem& item, double& factor) const override;  // lambda * sum C(a)
 
   const math::ThresholdParams& threshold() const { return threshold_; }
   // `resets`: membrane initialisations so far (the random stream index of the next one).

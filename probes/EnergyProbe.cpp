@@ -26,32 +26,41 @@ std::vector<std::string> EnergyProbe::columns() const {
 }
 
 // Each term is computed over the whole layer (gathered to rank 0 under MPI), so the energies do
-// not depend on how the layers are split. In one process on a device backend the layer reduces its
-// buffer where it lives (one number per batch element comes back, not the layer).
-namespace {
-void terms(const Layer& l, Tensor& scratch, int batch, std::vector<double>& out) {
-  out.clear();
-  if (Communicator::world().size() == 1 && l.energies_on_backend(out)) return;
-  const Tensor& whole = l.gathered(l.activity(), scratch);
-  if (whole.batch() == 0) return;  // not the writer
-  for (int b = 0; b < batch; ++b) out.push_back(l.energy_of(whole, b));
+// not depend on how the layers are split. In one process on a device backend the layers' terms are
+// reduced where the buffers live, all of them in one batch (one read-back, not the layers).
+void EnergyProbe::terms(bool stateful, std::vector<std::vector<double>>& out) {
+  out.assign(layers_.size(), {});
+  std::vector<std::size_t> which;
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    if (layers_[i]->stateful() == stateful) which.push_back(i);
+  if (which.empty()) return;
+  Backend& be = layers_[which[0]]->backend();
+  if (Communicator::world().size() == 1 && be.memory()) {
+    std::vector<ReduceItem> items(which.size());
+    std::vector<double> factors(which.size()), sums;
+    bool all = true;
+    for (std::size_t n = 0; n < which.size() && all; ++n) all = layers_[which[n]]->energy_reduction(items[n], factors[n]);
+    if (all) {
+      be.reduce_many(items, sums);
+      std::size_t at = 0;
+      for (std::size_t n = 0; n < which.size(); ++n)
+        for (int b = 0; b < batch_; ++b) out[which[n]].push_back(factors[n] * sums[at++]);
+      return;
+    }
+  }
+  for (std::size_t i : which) {
+    const Layer& l = *layers_[i];
+    const Tensor& whole = l.gathered(l.activity(), scratch_);
+    if (whole.batch() == 0) continue;  // not the writer
+    for (int b = 0; b < batch_; ++b) out[i].push_back(l.energy_of(whole, b));
+  }
 }
-}  // namespace
 
 void EnergyProbe::begin_step(long step) {
-  if (!due(step)) return;
-  start_terms_.assign(layers_.size(), {});
-  for (std::size_t i = 0; i < layers_.size(); ++i)
-    if (layers_[i]->stateful())
-      terms(*layers_[i], scratch_, batch_, start_terms_[i]);
+  if (due(step)) terms(true, start_terms_);
 }
 
-void EnergyProbe::collect() {
-  end_terms_.assign(layers_.size(), {});
-  for (std::size_t i = 0; i < layers_.size(); ++i)
-    if (!layers_[i]->stateful())
-      terms(*layers_[i], scratch_, batch_, end_terms_[i]);
-}
+void EnergyProbe::collect() { terms(false, end_terms_); }
 
 void EnergyProbe::compute(std::vector<std::vector<double>>& values) const {
   for (int b = 0; b < batch_; ++b) {

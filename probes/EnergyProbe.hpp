@@ -27,6 +27,8 @@ class EnergyProbe : public TableProbe {
   int headline_column() const override { return 0; }
 
  private:
+  // The terms of the stateful (or the other) layers into out[layer][batch].
+  void terms(bool stateful, std::vector<std::vector<double>>& out);
   std::vector<Layer*> layers_;
   std::vector<std::vector<double>> start_terms_;  // [layer][batch] for stateful layers, at step start
   std::vector<std::vector<double>> end_terms_;    // [layer][batch] for the others, at the sample

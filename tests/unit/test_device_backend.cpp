@@ -116,7 +116,9 @@ TEST(Backend, ReduceManyEqualsOneReduceEach) {
   for (Backend* be : {&Backend::cpu(), &emulation()}) {
     SCOPED_TRACE(be->name());
     std::vector<double> many, one, want;
-    be->reduce_many(Reduction::SumSquares, {&a, &none, &b}, many);
+    be->reduce_many({{Reduction::SumSquares, &a, {}}, {Reduction::SumSquares, &none, {}},
+                     {Reduction::SumSquares, &b, {}}},
+                    many);
     for (const Tensor* t : {&a, &none, &b}) {
       be->reduce(Reduction::SumSquares, *t, one);
       want.insert(want.end(), one.begin(), one.end());
