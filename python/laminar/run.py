@@ -12,7 +12,10 @@ Layout written by `laminar run`:
 from __future__ import annotations
 
 import os
-from typing import Optional
+import subprocess
+import sys
+import time
+from typing import Callable, Optional, Sequence
 
 import h5py
 import numpy as np
@@ -130,3 +133,21 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({self.dir!r}, probes={sorted(self.probes)}, connections={sorted(self.connections)})"
+
+
+def run_laminar(exe: str, params: str, out: str, sets: Sequence[str] = (), log: Callable[[str], None] = print,
+                threads: str = "1") -> "Run":
+    """`laminar run PARAMS -q -o OUT --set S ...` for scripts (the tutorials): OpenMP threads from
+    OMP_NUM_THREADS or else `threads`, passive OpenMP waiting unless OMP_WAIT_POLICY says otherwise; logs
+    the output folder and the time; on failure exits with laminar's command line and output. Returns the Run."""
+    args = [exe, "run", params, "-q", "-o", out]
+    for s in sets:
+        args += ["--set", s]
+    t0 = time.time()
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", threads),
+               OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
+    proc = subprocess.run(args, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.exit(f"laminar failed ({proc.returncode}): {' '.join(args)}\n{proc.stdout}{proc.stderr}")
+    log(f"  laminar run -> {os.path.relpath(out)} ({time.time() - t0:.1f} s)")
+    return Run(out)

@@ -132,6 +132,19 @@ def run_laminar(exe: str, params: dict, tmp: str, name: str = "net", extra: tupl
     return Run(params["simulation"]["output"]), secs
 
 
+def run_tutorial(folder: str, exe: str, out: str, full: bool, threads_when_full: bool = True,
+                 tail: int = 4000) -> subprocess.CompletedProcess:
+    """A tutorial's run.sh into `out` (--tiny unless `full`), one OpenMP thread unless LAMINAR_TEST_THREADS or
+    OMP_NUM_THREADS say otherwise (for a full run only if `threads_when_full`); prints the end of its output."""
+    args = [os.path.join(folder, "run.sh"), "--output", out, "--laminar", exe] + ([] if full else ["--tiny"])
+    env = dict(os.environ)
+    if threads_when_full or not full:
+        env.setdefault("OMP_NUM_THREADS", os.environ.get("LAMINAR_TEST_THREADS", "1"))
+    proc = subprocess.run(args, capture_output=True, text=True, env=env)
+    print(proc.stdout[-tail:])
+    return proc
+
+
 class Checker:
     """Collects comparisons; each prints one line with the worst error; exit status at the end."""
 

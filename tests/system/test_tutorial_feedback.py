@@ -22,7 +22,6 @@ Skipped (exit 77) when scikit-learn is not installed.
 import json
 import math
 import os
-import subprocess
 import sys
 
 import h5py
@@ -91,11 +90,7 @@ def main(argv):
     chk = st.Checker()
     with st.workdir() as tmp:
         out = os.path.join(tmp, "tutorial")
-        args = [os.path.join(TUT, "run.sh"), "--output", out, "--laminar", argv[1]] + ([] if full else ["--tiny"])
-        env = dict(os.environ)
-        env.setdefault("OMP_NUM_THREADS", os.environ.get("LAMINAR_TEST_THREADS", "1"))
-        proc = subprocess.run(args, capture_output=True, text=True, env=env)
-        print(proc.stdout[-4000:])
+        proc = st.run_tutorial(TUT, argv[1], out, full)
         if not chk.true("run.sh exits 0", proc.returncode == 0, proc.stderr[-2000:]):
             return chk.exit()
         for png in ("feedback.png", "data.png"):

@@ -41,7 +41,7 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, HERE)
 
-from laminar.run import Run  # noqa: E402
+from laminar.run import run_laminar  # noqa: E402
 
 PARAMS = os.path.join(HERE, "multimodal.yaml")
 FEEDBACK = ("EJHToH1", "EJTToT1")
@@ -59,17 +59,7 @@ EXTRA_SETS = []  # --set overrides given to tutorial.py, applied to every run
 
 
 def laminar(exe, out, sets, log):
-    args = [exe, "run", PARAMS, "-q", "-o", out]
-    for s in EXTRA_SETS + sets:
-        args += ["--set", s]
-    t0 = time.time()
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
-               OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
-    proc = subprocess.run(args, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        sys.exit(f"laminar failed ({proc.returncode}): {' '.join(args)}\n{proc.stdout}{proc.stderr}")
-    log(f"  laminar run -> {os.path.relpath(out)} ({time.time() - t0:.1f} s)")
-    return Run(out)
+    return run_laminar(exe, PARAMS, out, EXTRA_SETS + list(sets), log)
 
 
 def codes(run, probe):
