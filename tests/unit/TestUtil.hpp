@@ -82,4 +82,23 @@ inline void fill_random(std::vector<float>& v, std::mt19937& rng, float lo = -1.
   }
 }
 
+// The canonical LCA connections (Input -> Residual <- Dictionary/Transpose -> V1) as a params section.
+inline constexpr const char* kCanonicalConnections = R"(connections:
+  InputToResidual:
+    type: Identity
+    pre: Input
+    post: Residual
+  Dictionary:
+    type: Convolution
+    pre: V1
+    post: Residual
+    channel: inhibitory
+    patch_size: 4
+  ResidualToV1:
+    type: Transpose
+    original: Dictionary
+    pre: Residual
+    post: V1
+)";
+
 }  // namespace laminar::test

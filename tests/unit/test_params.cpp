@@ -12,7 +12,7 @@
 namespace laminar {
 namespace {
 
-const char* kBase = R"(simulation:
+const std::string kBase = R"(simulation:
   steps: 10
   display_period: 5
   batch_size: 2
@@ -29,23 +29,7 @@ layers:
     nf: 8
     tau: 10
     lambda: 0.1
-connections:
-  InputToResidual:
-    type: Identity
-    pre: Input
-    post: Residual
-  Dictionary:
-    type: Convolution
-    pre: V1
-    post: Residual
-    channel: inhibitory
-    patch_size: 4
-  ResidualToV1:
-    type: Transpose
-    original: Dictionary
-    pre: Residual
-    post: V1
-)";
+)" + std::string(test::kCanonicalConnections);
 
 // 1-based line of the first line containing `needle` in `text`.
 int line_of(const std::string& text, const std::string& needle) {

@@ -34,23 +34,7 @@ class Schedule : public ::testing::Test {
 
 const char* kSim = "simulation:\n  steps: 4\n  display_period: 2\n";
 
-const char* kCanonicalConnections = R"(connections:
-  InputToResidual:
-    type: Identity
-    pre: Input
-    post: Residual
-  Dictionary:
-    type: Convolution
-    pre: V1
-    post: Residual
-    channel: inhibitory
-    patch_size: 4
-  ResidualToV1:
-    type: Transpose
-    original: Dictionary
-    pre: Residual
-    post: V1
-)";
+using test::kCanonicalConnections;
 
 const char* kResidual = "  Residual:\n    type: Error\n";
 const char* kV1 = "  V1:\n    type: LCA\n    nx: 4\n    ny: 4\n    nf: 3\n";
