@@ -94,7 +94,12 @@ class KernelBackend final : public Backend {
     exec_.gemm(false, true, ks, d.cnk, M, scale, patches, ks, coarse.on(m), d.cnk, 1.0f, dw.on(m), ks);
   }
   void normalize_l2(const ConvShape& s, Buffer& w, float strength) override {
-    exec_.for_each(index(s.kernels()), kernels::NormalizeL2{w.on(&exec_), index(s.kernel_size()), strength});
+    // Each kernel's sum of squares (one row per kernel, a parallel reduction), then every weight scaled.
+    float* wp = w.on(&exec_);
+    const index ks = index(s.kernel_size());
+    double* sums = device_sums(std::size_t(s.kernels()));
+    exec_.reduce_rows(s.kernels(), ks, kernels::ReduceValue{int(Reduction::SumSquares), wp, {}}, sums);
+    exec_.for_each(index(w.size()), kernels::ScaleToNorm{wp, sums, ks, strength});
   }
   void weight_update(Buffer& w, Buffer& v, const Buffer& dw, float eta, float mu) override {
     DeviceMemory* m = &exec_;
@@ -139,6 +144,17 @@ class KernelBackend final : public Backend {
     }
     return workspace_;
   }
+  // A device array of at least n doubles (reductions' results), grown as needed and kept for the run.
+  double* device_sums(std::size_t n) {
+    if (n > sums_size_) {
+      if (sums_) exec_.release(sums_);
+      sums_ = nullptr;
+      sums_size_ = 0;
+      sums_ = static_cast<double*>(exec_.allocate(n * sizeof(double)));
+      sums_size_ = n;
+    }
+    return sums_;
+  }
   const float* im2col(const kernels::ConvDims& d, const Tensor& fine) {
     const index n = index(positions(d)) * d.ksize();
     float* patches = workspace(std::size_t(n));
@@ -178,23 +194,17 @@ void KernelBackend<Exec>::reduce_many(const std::vector<ReduceItem>& items, std:
   }
   out.assign(rows, 0.0);
   if (used == 0) return;
-  if (used > sums_size_) {
-    if (sums_) exec_.release(sums_);
-    sums_ = nullptr;
-    sums_size_ = 0;
-    sums_ = static_cast<double*>(exec_.allocate(used * sizeof(double)));
-    sums_size_ = used;
-  }
+  double* sums = device_sums(used);
   std::size_t at = 0;
   for (const ReduceItem& i : items) {
     const Tensor& t = *i.tensor;
     if (t.size() == 0) continue;
     exec_.reduce_rows(t.batch(), index(t.element_size()),
-                      kernels::ReduceValue{int(i.reduction), t.on(&exec_), i.threshold}, sums_ + at);
+                      kernels::ReduceValue{int(i.reduction), t.on(&exec_), i.threshold}, sums + at);
     at += std::size_t(t.batch());
   }
   std::vector<double> got(used);
-  exec_.download(got.data(), sums_, used * sizeof(double));
+  exec_.download(got.data(), sums, used * sizeof(double));
   std::size_t from = 0, to = 0;
   for (const ReduceItem& i : items) {
     const std::size_t n = std::size_t(i.tensor->batch());

@@ -189,18 +189,16 @@ struct TransposeWeights {
   }
 };
 
-// Kernel i scaled to L2 norm `strength`; the norm summed in double in index order, as the CPU backend does.
-struct NormalizeL2 {
+// Weight i scaled so that its kernel (i / ksize) has L2 norm `strength`, given every kernel's sum of
+// squares (in double; kernels of zero norm are left as they are).
+struct ScaleToNorm {
   float* w;
+  const double* sum_squares;
   index ksize;
   float strength;
   LAMINAR_HD void operator()(index i) const {
-    float* kw = w + i * ksize;
-    double sum = 0.0;
-    for (index j = 0; j < ksize; ++j) sum += double(kw[j]) * kw[j];
-    if (sum <= 0.0) return;
-    const float s = float(strength / sqrt(sum));
-    for (index j = 0; j < ksize; ++j) kw[j] *= s;
+    const double sum = sum_squares[i / ksize];
+    if (sum > 0.0) w[i] *= float(strength / sqrt(sum));
   }
 };
 
