@@ -24,9 +24,10 @@ namespace {
 // own `plugins:` are loaded into it here, before the document is validated. The spec points into
 // `registry`, which must outlive it.
 NetworkSpec load_spec(Registry& registry, const std::string& file, const std::vector<std::string>& sets,
-                      const std::string& steps, const std::string& output) {
+                      const std::string& steps, const std::string& output, bool gpu = false) {
   ParamsDocument doc = ParamsDocument::load(file);
   for (const auto& s : sets) doc.set_override(s);
+  if (gpu) doc.set_override("simulation.backend=cuda", "--gpu");
   if (!steps.empty()) doc.set_override("simulation.steps=" + steps, "--steps " + steps);
   if (!output.empty()) {  // single-quoted, so a path such as '#out' or 'a: b' stays a plain string
     std::string quoted;
@@ -114,8 +115,7 @@ int run_main(int argc, char** argv) {
   for (const auto& p : plugins) registry.load_plugin(p, "--plugin " + p);
 
   if (*run) {
-    if (gpu) sets.push_back("simulation.backend=cuda");
-    NetworkSpec spec = load_spec(registry, params_file, sets, steps, output);
+    NetworkSpec spec = load_spec(registry, params_file, sets, steps, output, gpu);
     Network net(spec);
     // Under mpirun every process runs its part; rank 0 alone writes the output and reports.
     const Communicator& comm = Communicator::world();

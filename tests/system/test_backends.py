@@ -12,7 +12,8 @@ usage: test_backends.py LAMINAR_EXE PARAMS_SMALL   (backend from LAMINAR_TEST_BA
 2. Residency: the same network without probes or learning, 30 and then 90 steps: a device-resident
    run makes exactly as many host<->device transfers in 90 steps as in 30 (none per step; the NaN guard
    reduces on the device and reads back one number per batch element).
-3. device_emulation with a pretend free memory of 200 kB (LAMINAR_EMULATED_DEVICE_MEMORY): the network is
+3. `laminar run --gpu`: runs where a GPU can be used, else exactly one `laminar: error:` line saying why, exit 2.
+4. device_emulation with a pretend free memory of 200 kB (LAMINAR_EMULATED_DEVICE_MEMORY): the network is
    refused before it allocates anything, naming the device memory it needs and what is free.
 """
 import os
@@ -90,6 +91,14 @@ def main(argv):
                   f"{counts[-1][2]} downloads ({counts[-1][3]} KiB)")
         chk.true("no transfers per step (90 steps move as much as 30)", counts[0] == counts[1], str(counts))
         chk.true("the run did move its buffers to the device", counts[0][0] > 0, str(counts[0]))
+        # --gpu: runs where a GPU can be used; anywhere else one clear error line and exit 2.
+        proc = subprocess.run([exe, "run", small, "--output", f"{tmp}/gpu", "--gpu", "-q", *data,
+                               "--set", "simulation.steps=2"], capture_output=True, text=True)
+        lines = proc.stderr.strip().splitlines()
+        print(f"     --gpu: exit {proc.returncode}; {lines[-1] if lines else ''}")
+        chk.true("--gpu runs, or says in one line that no GPU (or no CUDA build) is there, exit 2",
+                 proc.returncode == 0 or (proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(
+                     "laminar: error:") and ("needs an NVIDIA GPU" in lines[0] or "built without CUDA" in lines[0])))
         if backend == "device_emulation":
             # A network too large for the (pretend) GPU is refused before anything is allocated.
             env = dict(os.environ, LAMINAR_EMULATED_DEVICE_MEMORY="200000")
