@@ -7,12 +7,13 @@
 //       out[r] = sum_{j < len} value(r * len + j), `out` in its memory (read back with download);
 //   void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
 //             int ldb, float beta, float* C, int ldc)   C = alpha op(A) op(B) + beta C, column-major (BLAS);
-//   std::string name() const, std::string description() const.
+//   std::string name() const, std::string description() const, double free_bytes() const (0: unknown).
 // CudaExec (framework/cuda/CudaBackend.cu) launches CUDA kernels; HostExec (DeviceEmulation.cpp)
 // runs OpenMP loops on a separate host allocation standing in for device memory, so that every
 // device code path (kernels, residency, transfers) is tested where no GPU is.
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "framework/Backend.hpp"
