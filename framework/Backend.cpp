@@ -407,12 +407,8 @@ class CpuBackend final : public Backend {
       if (r == Reduction::Sum) {
 #pragma omp simd reduction(+ : sum)
         for (std::ptrdiff_t k = 0; k < n; ++k) sum += double(v[k]);
-      } else if (r == Reduction::SumSquares) {
-#pragma omp simd reduction(+ : sum)
-        for (std::ptrdiff_t k = 0; k < n; ++k) sum += double(v[k]) * v[k];
       } else {
-        for (std::ptrdiff_t k = 0; k < n; ++k)
-          if (v[k] != 0.0f) sum += math::sparsity_cost(v[k], p);
+        sum = r == Reduction::SumSquares ? math::sum_squares(v, n) : math::total_sparsity_cost(v, n, p);
       }
       out[std::size_t(b)] = sum;
     }

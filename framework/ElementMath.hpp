@@ -70,6 +70,20 @@ LAMINAR_HD inline float sparsity_cost(float a, const ThresholdParams& p) {
   return 0.0f;
 }
 
+// The energy terms of one batch element, summed in double in index order (the Energy probe's values on
+// the CPU, and the CPU backend's reductions): sum of v^2, and sum of the sparsity cost of the nonzero v.
+inline double sum_squares(const float* v, long long n) {
+  double sum = 0.0;
+  for (long long k = 0; k < n; ++k) sum += double(v[k]) * v[k];
+  return sum;
+}
+inline double total_sparsity_cost(const float* v, long long n, const ThresholdParams& p) {
+  double sum = 0.0;
+  for (long long k = 0; k < n; ++k)
+    if (v[k] != 0.0f) sum += sparsity_cost(v[k], p);
+  return sum;
+}
+
 // LCA membrane update (seed eq. 3, OpenPV HyPerLCAInternalStateBuffer):
 //   tau du/dt = -u + drive + a.  Exponential Euler: u <- decay u + (1 - decay)(drive + a),
 //   decay = exp(-dt/tau), stable for any dt/tau. Forward Euler: u <- u + (dt/tau)(drive + a - u).

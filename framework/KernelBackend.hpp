@@ -49,7 +49,6 @@ class KernelBackend final : public Backend {
   std::string description() const override { return exec_.description(); }
   DeviceMemory* memory() override { return &exec_; }
   double free_device_memory() const override { return exec_.free_bytes(); }
-  Exec& exec() { return exec_; }
 
   void scatter(const ConvShape& s, const Buffer& w, const Tensor& coarse, Tensor& fine, float scale) override {
     DeviceMemory* m = &exec_;

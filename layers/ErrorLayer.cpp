@@ -42,9 +42,8 @@ bool ErrorLayer::energy_reduction(ReduceItem& item, double& factor) const {
 }
 
 double ErrorLayer::energy_of(const Tensor& activity, int b) const {
-  double sum = 0.0;
-  for (float v : activity.element(b)) sum += double(v) * v;
-  return 0.5 * sum;
+  const auto e = activity.element(b);
+  return 0.5 * math::sum_squares(e.data(), static_cast<long long>(e.size()));
 }
 
 void laminar_register_ErrorLayer(Registry& r) {

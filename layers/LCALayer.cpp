@@ -70,8 +70,6 @@ void LCALayer::reset_membrane() {
 
 void LCALayer::initialize(const SimulationConfig&) { reset_membrane(); }
 
-
-
 void LCALayer::begin_step(long step) {
   // A new input: start from the initial state before the error layer reads this layer's activity.
   if (reset_on_ && step > 0 && reset_on_->fires(step)) reset_membrane();
@@ -96,11 +94,8 @@ bool LCALayer::energy_reduction(ReduceItem& item, double& factor) const {
 }
 
 double LCALayer::energy_of(const Tensor& activity, int b) const {
-  auto a = activity.element(b);
-  double sum = 0.0;
-  for (float v : a)
-    if (v != 0.0f) sum += math::sparsity_cost(v, threshold_);
-  return sum;
+  const auto a = activity.element(b);
+  return math::total_sparsity_cost(a.data(), static_cast<long long>(a.size()), threshold_);
 }
 
 void laminar_register_LCALayer(Registry& r) {
