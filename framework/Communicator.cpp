@@ -175,7 +175,6 @@ void Communicator::halo(const Tensor& local, const Geometry& global, int my, int
   }
   halo_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++halo_calls;
-  return;
 }
 
 void Communicator::gather(const Tensor& local, const Geometry& global, int batch, Tensor& out) {

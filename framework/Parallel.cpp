@@ -59,7 +59,7 @@ void hebbian(Backend& backend, const ConvShape& global, const Tensor& coarse, co
     const ConvShape ls = local_shape(global, ext.geometry(), coarse.geometry(), my * sy, mx * sx);
     backend.hebbian(ls, coarse, ext, dw, scale);
   }
-  if (comm.size() > 1) comm.sum_to_all(dw.data(), dw.size());
+  if (comm.size() > 1) comm.sum_to_all(dw.data(), dw.size());  // (data(): a device's dW comes to the host only here)
 }
 
 }  // namespace laminar::parallel
