@@ -11,13 +11,20 @@
 
 #include "framework/ImageIO.hpp"
 #include "framework/Network.hpp"
+#include "framework/Random.hpp"
 #include "layers/ImageInputLayer.hpp"
 #include "layers/Presence.hpp"
 
 namespace laminar {
 
 namespace {
+const char* kFontDir = "/usr/share/fonts/truetype/liberation";
 const char* kDefaultFont = "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf";
+// Liberation's file names: LiberationSans-BoldItalic.ttf, LiberationMono-Regular.ttf, ...
+const std::vector<std::string> kFamilies = {"sans", "serif", "mono", "sans_narrow"};
+const std::vector<std::string> kFamilyFiles = {"Sans", "Serif", "Mono", "SansNarrow"};
+const std::vector<std::string> kStyles = {"regular", "bold", "italic", "bold_italic"};
+const std::vector<std::string> kStyleFiles = {"Regular", "Bold", "Italic", "BoldItalic"};
 
 std::string trimmed(const std::string& s) {
   std::size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
@@ -93,18 +100,20 @@ double TextRenderer::height() const {
   return (ascent - descent) * double(stbtt_ScaleForMappingEmToPixels(info, font_px_));
 }
 
-float TextRenderer::fitted_px(const std::string& text, int nx, int ny) const {
-  const double w = width(text), h = height();
-  if (w <= nx && h <= ny) return font_px_;
+float TextRenderer::fitted_px(const std::string& text, int nx, int ny, double size) const {
+  // width() and height() are at font_px_; both are linear in the em size.
+  const double w = width(text) * size, h = height() * size;
+  if (w <= nx && h <= ny) return float(font_px_ * size);
   if (!shrink_) return 0.0f;
-  // Width and height are linear in the em size; a hair smaller so rounding cannot overflow.
+  // A hair smaller so rounding cannot overflow.
   const double f = std::min(w > nx ? nx / w : 1.0, h > ny ? ny / h : 1.0) * 0.999;
-  return float(font_px_ * f);
+  return float(font_px_ * size * f);
 }
 
-bool TextRenderer::render(const std::string& text, int nx, int ny, float* out) const {
+bool TextRenderer::render(const std::string& text, int nx, int ny, float* out, double size, double dx,
+                          double dy) const {
   std::fill(out, out + std::size_t(nx) * ny, 0.0f);
-  const float px = fitted_px(text, nx, ny);
+  const float px = fitted_px(text, nx, ny, size);
   if (px <= 0.0f) return false;
   const auto* info = reinterpret_cast<const stbtt_fontinfo*>(info_.data());
   const float scale = stbtt_ScaleForMappingEmToPixels(info, px);
@@ -120,8 +129,12 @@ bool TextRenderer::render(const std::string& text, int nx, int ny, float* out) c
     if (i + 1 < cps.size()) w += stbtt_GetCodepointKernAdvance(info, cps[i], cps[i + 1]) * double(scale);
   }
   // Centred (or left-aligned) line box: ascent above the baseline, descent below; whole-pixel baseline.
-  const int baseline = int(std::lround((ny - h) / 2.0 + ascent * double(scale)));
-  double pen = center_ ? (nx - w) / 2.0 : 0.0;
+  // The shift is limited to the room left beside (above/below) the line box: the text stays inside.
+  const double room_x = std::max(0.0, center_ ? (nx - w) / 2.0 : nx - w), room_y = std::max(0.0, (ny - h) / 2.0);
+  dx = center_ ? std::clamp(dx, -room_x, room_x) : std::clamp(dx, 0.0, room_x);
+  dy = std::clamp(dy, -room_y, room_y);
+  const int baseline = int(std::lround((ny - h) / 2.0 + dy + ascent * double(scale)));
+  double pen = (center_ ? (nx - w) / 2.0 : 0.0) + dx;
   std::vector<unsigned char> glyph;
   for (std::size_t i = 0; i < cps.size(); ++i) {
     const int ix = int(std::floor(pen));
@@ -164,15 +177,52 @@ TextInputLayer::TextInputLayer(const BuildContext& ctx) : Layer(ctx) {
                  "`strings` (a list)");
   if (has_strings && has_labels) p.fail("labels", "give `labels` or `strings`, not both");
   if (p.has("present_column") && has_strings) p.fail("present_column", "present_column needs a labels CSV, not `strings`");
-  std::vector<unsigned char> font;
-  try {
-    font = TextRenderer::read_font(p.string("font"));
-  } catch (const UserError& e) {
-    p.fail("font", e.what());
+  // The fonts drawn from per item: `fonts`, the `font_families` x `font_styles` grid, or `font`.
+  const auto& families = p.strings("font_families");
+  const auto& styles = p.strings("font_styles");
+  const bool grid = !families.empty() || !styles.empty();
+  std::string font_key = "font";
+  if (!p.strings("fonts").empty()) {
+    if (grid) p.fail("fonts", "give `fonts` (files) or `font_families`/`font_styles` (the Liberation grid), not both");
+    if (p.given("font")) p.fail("fonts", "give `font` (one file) or `fonts` (a list), not both");
+    font_files_ = p.strings("fonts");
+    font_key = "fonts";
+  } else if (grid) {
+    if (p.given("font")) p.fail("font_families", "give `font` (one file) or `font_families`/`font_styles`, not both");
+    const std::vector<std::string> fam = families.empty() ? std::vector<std::string>{"sans"} : families;
+    const std::vector<std::string> sty = styles.empty() ? std::vector<std::string>{"regular"} : styles;
+    auto index = [&](const std::string& key, const std::string& v, const std::vector<std::string>& allowed) {
+      auto it = std::find(allowed.begin(), allowed.end(), v);
+      if (it == allowed.end()) {
+        std::string all;
+        for (const auto& a : allowed) all += (all.empty() ? "" : " | ") + a;
+        p.fail(key, "'" + v + "' is not one of " + all + did_you_mean(v, allowed));
+      }
+      return std::size_t(it - allowed.begin());
+    };
+    for (const auto& f : fam)
+      for (const auto& st : sty)
+        font_files_.push_back(p.string("font_dir") + "/Liberation" + kFamilyFiles[index("font_families", f, kFamilies)] +
+                              "-" + kStyleFiles[index("font_styles", st, kStyles)] + ".ttf");
+    font_key = "font_families";
+  } else {
+    font_files_ = {p.string("font")};
   }
-  renderer_ = std::make_unique<TextRenderer>(std::move(font), float(p.real("font_size")),
-                                             p.string("overflow") == "shrink", p.string("align") == "center");
-  if (!renderer_->valid()) p.fail("font", p.string("font") + ": not a TrueType font stb_truetype can read");
+  for (const auto& file : font_files_) {
+    std::vector<unsigned char> font;
+    try {
+      font = TextRenderer::read_font(file);
+    } catch (const UserError& e) {
+      p.fail(font_key, e.what());
+    }
+    renderers_.push_back(std::make_unique<TextRenderer>(std::move(font), float(p.real("font_size")),
+                                                        p.string("overflow") == "shrink", p.string("align") == "center"));
+    if (!renderers_.back()->valid()) p.fail(font_key, file + ": not a TrueType font stb_truetype can read");
+  }
+  size_jitter_ = p.real("size_jitter");
+  jitter_x_ = p.real("jitter_x");
+  jitter_y_ = p.real("jitter_y");
+  seed_ = ctx.sim.seed;
   if (has_labels) {
     try {
       own_table_ = std::make_unique<LabelTable>(LabelTable::read(p.string("labels")));
@@ -224,14 +274,31 @@ void TextInputLayer::check_all_fit() const {
   } else {
     for (const auto& s : strings_) texts.push_back(trimmed(s));
   }
+  // With size jitter every font is measured at the largest size an item can draw.
   const Geometry& g = geometry_;
-  for (const auto& t : texts) {
-    if (t.empty() || renderer_->fitted_px(t, g.nx, g.ny) > 0) continue;
-    params_.fail("overflow", "text '" + t + "' is " + fmt(renderer_->width(t)) + " x " + fmt(renderer_->height()) +
-                                 " px at font_size " + fmt(params_.real("font_size")) + " but the layer is " +
-                                 std::to_string(g.nx) + " x " + std::to_string(g.ny) +
-                                 " px; use overflow: shrink, a smaller font_size or a larger nx/ny");
+  const double largest = 1.0 + size_jitter_;
+  for (std::size_t f = 0; f < renderers_.size(); ++f) {
+    const TextRenderer& r = *renderers_[f];
+    for (const auto& t : texts) {
+      if (t.empty() || r.fitted_px(t, g.nx, g.ny, largest) > 0) continue;
+      params_.fail("overflow", "text '" + t + "' is " + fmt(r.width(t) * largest) + " x " + fmt(r.height() * largest) +
+                                   " px at font_size " + fmt(params_.real("font_size") * largest) +
+                                   (renderers_.size() > 1 ? " in " + font_files_[f] : std::string()) +
+                                   " but the layer is " + std::to_string(g.nx) + " x " + std::to_string(g.ny) +
+                                   " px; use overflow: shrink, a smaller font_size or size_jitter, or a larger nx/ny");
+    }
   }
+}
+
+TextInputLayer::Style TextInputLayer::style_of(long item) const {
+  // Four draws per item, always in this order (so a parameter set to 0 leaves the others unchanged).
+  Rng rng(seed_, "text_style/" + name_, std::uint64_t(item));
+  Style s;
+  s.font = std::size_t(rng.below(renderers_.size()));
+  s.size = 1.0 + size_jitter_ * rng.uniform(-1.0, 1.0);
+  s.dx = jitter_x_ * rng.uniform(-1.0, 1.0);
+  s.dy = jitter_y_ * rng.uniform(-1.0, 1.0);
+  return s;
 }
 
 std::string TextInputLayer::text_of(long item) const {
@@ -266,7 +333,8 @@ void TextInputLayer::show(const std::vector<long>& items) {
       here = presence_of(*table_, std::size_t(present_column_), file);
     }
     present_[std::size_t(b)] = here;
-    if (!renderer_->render(here ? text : std::string(), g.nx, g.ny, out))
+    const Style st = style_of(item);
+    if (!renderers_[st.font]->render(here ? text : std::string(), g.nx, g.ny, out, st.size, st.dx, st.dy))
       throw UserError("layers." + name_ + ": text '" + text + "' does not fit " + std::to_string(g.nx) + "x" +
                       std::to_string(g.ny) + " px");  // unreachable: check_all_fit ran at build time
     if (scale_ != 1.0f)
@@ -308,7 +376,21 @@ void laminar_register_TextInputLayer(Registry& r) {
       .optional_string("present_column", "CSV column saying per file whether the text modality is present (1/0, "
                                          "true/false, yes/no; empty: absent). An empty text is always absent.")
       .string("font", std::string(kDefaultFont), "TrueType font file (LiberationSans is metric-compatible with Arial).")
+      .strings("fonts", "TrueType font files, one drawn per item (instead of `font`).")
+      .strings("font_families", "Draw the font per item from these Liberation families (sans | serif | mono | "
+                                "sans_narrow) x `font_styles` (instead of `font`; default sans).")
+      .strings("font_styles", "With `font_families`: the styles drawn from (regular | bold | italic | bold_italic; "
+                              "default regular).")
+      .string("font_dir", std::string(kFontDir), "Folder of the Liberation fonts for `font_families`.")
       .real("font_size", 12.0, 0, Schema::inf, "Em size in pixels (points at 72 dpi).", true)
+      .real("size_jitter", 0.0, 0, 0.9,
+            "Em size drawn per item uniformly in font_size x [1 - size_jitter, 1 + size_jitter).")
+      .real("jitter_x", 0.0, 0, Schema::inf,
+            "Horizontal shift in pixels drawn per item uniformly in [-jitter_x, jitter_x) (only right with align: "
+            "left), limited to the room the text leaves.")
+      .real("jitter_y", 0.0, 0, Schema::inf,
+            "Vertical shift in pixels drawn per item uniformly in [-jitter_y, jitter_y) (baseline rounded to a whole "
+            "pixel), limited to the room the line box leaves.")
       .choice("overflow", {"shrink", "error"}, std::string("shrink"),
               "A text wider or taller than the layer: shrink the font until it fits, or fail (checked for every "
               "text before the run).")
@@ -325,9 +407,18 @@ void laminar_register_TextInputLayer(Registry& r) {
                   "`column` cell of the followed layer's labels CSV for the very image each batch element sees, "
                   "changing when that layer does. An empty text (or a file without a CSV row, or `present_column` "
                   "saying absent) leaves the image blank and marks the modality absent for that batch element (see "
-                  "Error `mask`). Relative paths are relative to the working directory.",
+                  "Error `mask`). Variation: so that the items of one class are not all the same image, the font "
+                  "(from `fonts`, or the `font_families` x `font_styles` grid in that order), the em size "
+                  "(`size_jitter`) and the placement (`jitter_x`, `jitter_y`) can be drawn per item, a pure function "
+                  "of the simulation seed, the layer name and the item index (the same item always looks the same, "
+                  "in every epoch and on any number of processes): Rng(seed, \"text_style/<layer>\", item) draws, in "
+                  "order, the font index (below the number of fonts), then three uniforms u in [-1, 1) for the size "
+                  "factor 1 + size_jitter u, the shift jitter_x u and the shift jitter_y u; the size is then shrunk "
+                  "to fit (`overflow: shrink`) and the shift limited so that the text stays inside the image. "
+                  "Relative paths are relative to the working directory.",
                   "Name:\n  type: TextInput\n  follow: Faces   # an ImageInput with labels: names.csv\n"
-                  "  nx: 128\n  ny: 16\n  nf: 1",
+                  "  nx: 128\n  ny: 16\n  nf: 1\n  font_families: [sans, serif, mono]   # drawn per item\n"
+                  "  font_styles: [regular, bold, italic]\n  size_jitter: 0.15\n  jitter_x: 6\n  jitter_y: 1",
                   {"ImageInput", "Error", "ImageWriter"}, s});
 }
 

@@ -5,6 +5,8 @@
 // for every batch element at every step), or a list given in params (`strings`).
 // Presence (Layer::present()): an empty string (or a file without a CSV row) is an absent modality,
 // and `present_column` may mark more items absent.
+// Variation (so that a class's name is not one pixel-identical image): a font drawn per item from a
+// list or a family x style grid, size and position jitter, all a pure function of (seed, item).
 #include <string>
 #include <vector>
 
@@ -27,9 +29,12 @@ class TextRenderer {
   double height() const;
   // The em size used for `text` in an nx x ny image: font_px, or smaller with shrink when the text
   // does not fit; 0 when it does not fit and shrink is off.
-  float fitted_px(const std::string& text, int nx, int ny) const;
+  float fitted_px(const std::string& text, int nx, int ny, double size = 1.0) const;
   // Render into out[ny*nx] (row-major), values in [0, 1]; false when it does not fit (no shrink).
-  bool render(const std::string& text, int nx, int ny, float* out) const;
+  // `size`: the em size is font_px * size; `dx`, `dy`: shift in pixels from the centred (or left)
+  // placement, limited to the room the fitted text leaves so it stays inside the image.
+  bool render(const std::string& text, int nx, int ny, float* out, double size = 1.0, double dx = 0.0,
+              double dy = 0.0) const;
 
  private:
   std::vector<unsigned char> data_;
@@ -59,6 +64,12 @@ class TextInputLayer : public Layer {
   const std::vector<char>* present() const override { return &present_; }
   // The string item `item` shows ("" when absent).
   std::string text_of(long item) const;
+  // How item `item` is drawn: index into the layer's fonts, em-size factor, shift in pixels.
+  struct Style {
+    std::size_t font = 0;
+    double size = 1.0, dx = 0.0, dy = 0.0;
+  };
+  Style style_of(long item) const;
 
  private:
   void show(const std::vector<long>& items);
@@ -69,7 +80,10 @@ class TextInputLayer : public Layer {
   std::size_t column_ = 0;
   long present_column_ = -1;
   std::vector<std::string> strings_;
-  std::unique_ptr<TextRenderer> renderer_;
+  std::vector<std::string> font_files_;
+  std::vector<std::unique_ptr<TextRenderer>> renderers_;  // one per font file
+  double size_jitter_ = 0.0, jitter_x_ = 0.0, jitter_y_ = 0.0;
+  unsigned long long seed_ = 1;
   long display_period_ = 1;
   float scale_ = 1.0f;
   std::vector<long> current_;

@@ -13,6 +13,14 @@ A folder of 5 images with a labels CSV (names, one empty, one non-ASCII, one too
     name and for has_text = 0 (the Error with mask: Name is 0 there);
   - the too-long name is shrunk: its ink lies inside the image and spans at least 90 % of its width;
   - deterministic: a second run gives bit-identical text images.
+Variation (font_families x font_styles, size_jitter, jitter_x/y): 8 items, pairs of them with the same
+name, shown shuffled over several epochs. Checks:
+  - every presentation of an item is bit-identical (the draw is per item, not per presentation);
+  - two items with the same name look different;
+  - each item is the PIL/FreeType rendering (same tolerances) of its name in the font, em size and shift
+    that the documented draw gives (splitmix64 stream Rng(seed, "text_style/<layer>", item), mirrored
+    below), so the draw rule in the reference is the one the layer uses;
+  - fonts of more than one family and style are drawn.
 """
 import os
 import sys
@@ -27,16 +35,128 @@ HAS_TEXT = [1, 1, 1, 1, 1]
 HAS_TEXT[1] = 0  # George W Bush: text marked absent by the column
 
 
-def pil_render(text, size, nx=128, ny=16):
+def vmetrics(font):
+    """(ascender, descender, units per em) from the font's hhea and head tables (the line box both
+    TextInput and this reference lay out; FreeType's pixel metrics are rounded to whole pixels)."""
+    import struct
+    with open(font, "rb") as f:
+        data = f.read()
+    tables = {data[12 + 16 * i:16 + 16 * i]: struct.unpack(">I", data[20 + 16 * i:24 + 16 * i])[0]
+              for i in range(struct.unpack(">H", data[4:6])[0])}
+    asc, desc = struct.unpack(">hh", data[tables[b"hhea"] + 4:tables[b"hhea"] + 8])
+    return asc, desc, struct.unpack(">H", data[tables[b"head"] + 18:tables[b"head"] + 20])[0]
+
+
+def pil_render(text, size, nx=128, ny=16, font=FONT, dx=0.0, dy=0.0):
+    """PIL/FreeType rendering with TextInput's layout rule. PIL takes whole-pixel em sizes only: a
+    fractional `size` is drawn 8x larger (em round(8 size)) and box-averaged down, which also blurs
+    FreeType's hinting away."""
     from PIL import Image, ImageDraw, ImageFont
-    f = ImageFont.truetype(FONT, size=size)
-    asc, desc = f.font.ascent, f.font.descent  # FreeType's, in pixels at this size
-    w = f.getlength(text)
-    img = Image.new("L", (nx, ny), 0)
+    k = 1 if float(size).is_integer() else 8
+    f = ImageFont.truetype(font, size=int(round(size * k)))
+    if k == 1:
+        asc, desc = f.font.ascent, f.font.descent  # FreeType's, in pixels at this size
+    else:
+        a, d, upem = vmetrics(font)
+        asc, desc = a * size / upem, -d * size / upem
+    w = f.getlength(text) / k
+    room_x, room_y = max(0.0, (nx - w) / 2), max(0.0, (ny - (asc + desc)) / 2)
+    dx, dy = min(max(dx, -room_x), room_x), min(max(dy, -room_y), room_y)
+    img = Image.new("L", (nx * k, ny * k), 0)
     d = ImageDraw.Draw(img)
-    baseline = round((ny - (asc + desc)) / 2 + asc)
-    d.text(((nx - w) / 2, baseline), text, font=f, fill=255, anchor="ls")
-    return np.asarray(img, np.float64) / 255.0
+    baseline = round((ny - (asc + desc)) / 2 + dy + asc)
+    d.text((((nx - w) / 2 + dx) * k, baseline * k), text, font=f, fill=255, anchor="ls")
+    a = np.asarray(img, np.float64) / 255.0
+    return a.reshape(ny, k, nx, k).mean(axis=(1, 3))
+
+
+M64 = (1 << 64) - 1
+
+
+class Rng:
+    """framework/Random.hpp's splitmix64 stream, for the documented per-item style draw."""
+
+    def __init__(self, seed, stream, index):
+        h = 1469598103934665603
+        for c in stream.encode():
+            h = ((h ^ c) * 1099511628211) & M64
+        self.state = ((seed * 0x9E3779B97F4A7C15) & M64) ^ h ^ ((index * 0xD1B54A32D192ED03) & M64)
+        self.next()
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & M64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        return z ^ (z >> 31)
+
+    def uniform(self, lo, hi):
+        return lo + (hi - lo) * ((self.next() >> 40) / 16777216.0)
+
+
+def compare(img, want):
+    """Rasterisers differ in hinting and coverage (FreeType hints glyphs to the pixel grid, stb_truetype
+    does not): compare at a 3x3 box blur, i.e. the same strokes at the same places."""
+    corr = float(np.corrcoef(blur(img).ravel(), blur(want).ravel())[0, 1])
+    dc = float(np.max(np.abs(centroid(img) - centroid(want))))
+    mass = img.sum() / want.sum()
+    ok = corr > 0.9 and dc < 0.5 and abs(mass - 1) < 0.15
+    return ok, f"correlation {corr:.3f}, centroid offset {dc:.2f} px, ink mass ratio {mass:.3f}"
+
+
+VARIED = ["Sneaker", "Sneaker", "Bag", "Bag", "Ankle boot", "Ankle boot", "T-shirt/top", "Dress"]
+FAMILIES, STYLES = ["sans", "serif", "mono"], ["regular", "bold", "italic"]
+FAMILY_FILES, STYLE_FILES = {"sans": "Sans", "serif": "Serif", "mono": "Mono"}, {
+    "regular": "Regular", "bold": "Bold", "italic": "Italic"}
+
+
+def check_variation(exe, chk, tmp):
+    from PIL import Image
+    rng = np.random.default_rng(5)
+    os.makedirs(f"{tmp}/items", exist_ok=True)
+    with open(f"{tmp}/varied.csv", "w", encoding="utf-8") as f:
+        f.write("file,label\n")
+        for i, n in enumerate(VARIED):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(f"{tmp}/items/item{i}.png")
+            f.write(f"item{i}.png,{n}\n")
+    seed, jx, jy, sj = 7, 6.0, 1.5, 0.15
+    params = st.params_skeleton(48, 2, 4, f"{tmp}/varied")  # 24 presentations of 4: 12 epochs of 8 items
+    params["simulation"]["seed"] = seed
+    params["layers"] = {
+        "Items": {"type": "ImageInput", "path": f"{tmp}/items", "labels": f"{tmp}/varied.csv", "shuffle": True},
+        "Name": {"type": "TextInput", "follow": "Items", "font_size": 12, "font_families": FAMILIES,
+                 "font_styles": STYLES, "size_jitter": sj, "jitter_x": jx, "jitter_y": jy},
+    }
+    params["connections"] = {}
+    params["probes"] = {"NameRec": {"type": "ActivityRecorder", "layer": "Name", "period": 2}}
+    run, _ = st.run_laminar(exe, params, tmp, "varied")
+    items = run.probe("NameRec")["item"]
+    _, text = run.recorder("NameRec")
+    first = {}
+    identical = True
+    for s in range(text.shape[0]):
+        for b in range(text.shape[1]):
+            i = int(items[s, b])
+            if i in first:
+                identical &= np.array_equal(first[i], text[s, b, :, :, 0])
+            else:
+                first[i] = text[s, b, :, :, 0]
+    chk.true("every item shown", sorted(first) == list(range(len(VARIED))), str(sorted(first)))
+    chk.true("each presentation of an item is bit-identical (style drawn per item)", identical)
+    for i in range(0, 6, 2):
+        chk.true(f"items {i} and {i + 1} ({VARIED[i]!r}) look different", not np.array_equal(first[i], first[i + 1]))
+    drawn = set()
+    for i in sorted(first):
+        r = Rng(seed, "text_style/Name", i)
+        k = r.next() % (len(FAMILIES) * len(STYLES))
+        fam, sty = FAMILIES[k // len(STYLES)], STYLES[k % len(STYLES)]
+        size, dx, dy = 12 * (1 + sj * r.uniform(-1, 1)), jx * r.uniform(-1, 1), jy * r.uniform(-1, 1)
+        drawn.add((fam, sty))
+        font = os.path.join(os.path.dirname(FONT), f"Liberation{FAMILY_FILES[fam]}-{STYLE_FILES[sty]}.ttf")
+        ok, how = compare(first[i], pil_render(VARIED[i], size, font=font, dx=dx, dy=dy))
+        chk.true(f"item {i} {VARIED[i]!r} = PIL in {fam} {sty} at {size:.2f} px shifted ({dx:+.2f}, {dy:+.2f})", ok, how)
+    chk.true("more than one family and style drawn", len({f for f, _ in drawn}) > 1 and len({s for _, s in drawn}) > 1,
+             str(sorted(drawn)))
 
 
 def blur(img):
@@ -118,14 +238,8 @@ def main(argv):
                 from PIL import ImageFont
                 width12 = ImageFont.truetype(FONT, size=12).getlength(name)
                 if width12 <= 128:
-                    want = pil_render(name, 12)
-                    # Rasterisers differ in hinting and coverage (FreeType hints glyphs to the pixel grid,
-                    # stb_truetype does not): compare at a 3x3 box blur, i.e. the same strokes at the same places.
-                    corr = float(np.corrcoef(blur(img).ravel(), blur(want).ravel())[0, 1])
-                    dc = float(np.max(np.abs(centroid(img) - centroid(want))))
-                    mass = img.sum() / want.sum()
-                    chk.true(f"{name!r} vs PIL/FreeType", corr > 0.9 and dc < 0.5 and abs(mass - 1) < 0.15,
-                             f"correlation {corr:.3f}, centroid offset {dc:.2f} px, ink mass ratio {mass:.3f}")
+                    ok, how = compare(img, pil_render(name, 12))
+                    chk.true(f"{name!r} vs PIL/FreeType", ok, how)
                 else:
                     cols = np.nonzero(img.sum(0) > 0.05)[0]
                     span = cols[-1] - cols[0] + 1
@@ -138,6 +252,7 @@ def main(argv):
         want = np.round(255 * np.clip(run.recorder("NameRec")[1][4, 0, :, :, 0], 0, 1))  # step 9 = sample index 4
         chk.true("PNG (scaling fixed [0,1]) = text x 255", png.shape == (16, 128) and np.max(np.abs(png - want)) <= 1,
                  f"max level diff {np.max(np.abs(png - want)):.0f}")
+        check_variation(exe, chk, tmp)
     return chk.exit()
 
 
