@@ -57,19 +57,24 @@ class Probe {
 // every probe that reads one buffer of one layer.
 class LayerBufferRef {
  public:
+  enum class Buffer { Activity, Membrane, Excitatory, Inhibitory };
   // Adds `layer` (documented by `layer_doc`) and `buffer` to a probe's schema.
   static void declare(Schema& schema, const std::string& layer_doc);
-  // Finds the layer; a user error at `buffer` if it has no membrane.
+  // Finds the layer; a user error at `buffer` if it has no membrane, or no connection delivers into
+  // the channel named.
   void resolve(Network& net, const ParamSet& params);
   Layer& layer() const { return *layer_; }
-  bool membrane() const { return membrane_; }
-  const char* buffer_name() const { return membrane_ ? "membrane" : "activity"; }
+  Buffer buffer() const { return buffer_; }
+  bool membrane() const { return buffer_ == Buffer::Membrane; }
+  const char* buffer_name() const;
+  // This process's part of the buffer.
+  const Tensor& local() const;
   // The whole buffer (gathered to the writer under MPI: collective, every process calls it).
   const Tensor& gathered(Tensor& scratch) const;
 
  private:
   Layer* layer_ = nullptr;
-  bool membrane_ = false;
+  Buffer buffer_ = Buffer::Activity;
 };
 
 }  // namespace laminar

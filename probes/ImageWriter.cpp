@@ -20,24 +20,19 @@ ImageWriter::ImageWriter(const BuildContext& ctx) : Probe(ctx) {
   lo_ = float(params_.real("min"));
   hi_ = float(params_.real("max"));
   if (scaling_ == Scaling::Fixed && !(hi_ > lo_)) params_.fail("max", "scaling: fixed needs max > min");
-  buffer_name_ = params_.string("buffer");
 }
 
 void ImageWriter::resolve(Network& net) {
-  layer_ = &net.layer(params_.string("layer"), params_, "layer");
-  if (buffer_name_ == "membrane" && !layer_->has_membrane())
-    params_.fail("buffer", "layer '" + layer_->name() + "' (" + layer_->type() + ") has no membrane");
-  if ((buffer_name_ == "excitatory" || buffer_name_ == "inhibitory") &&
-      !layer_->channel_used(buffer_name_ == "excitatory" ? ChannelId::Excitatory : ChannelId::Inhibitory))
-    params_.fail("buffer", "no connection delivers into the " + buffer_name_ + " channel of layer '" + layer_->name() + "'");
-  const int nf = layer_->geometry().nf;
+  source_.resolve(net, params_);
+  const Layer& layer = source_.layer();
+  const int nf = layer.geometry().nf;
   if (params_.has("feature")) {
     feature_ = int(params_.integer("feature"));
     if (feature_ >= nf)
-      params_.fail("feature", "layer '" + layer_->name() + "' has " + std::to_string(nf) + " features (0 to " +
+      params_.fail("feature", "layer '" + layer.name() + "' has " + std::to_string(nf) + " features (0 to " +
                                   std::to_string(nf - 1) + ")");
   } else if (nf != 1 && nf != 3) {
-    params_.fail("layer", "layer '" + layer_->name() + "' has nf " + std::to_string(nf) +
+    params_.fail("layer", "layer '" + layer.name() + "' has nf " + std::to_string(nf) +
                               "; images are grey (nf 1) or RGB (nf 3): choose one feature with `feature: k`");
   }
   if (params_.has("only_absent")) {
@@ -51,21 +46,14 @@ void ImageWriter::resolve(Network& net) {
 void ImageWriter::open(Output& out, const SimulationConfig&) {
   const std::string g = "probes/" + name_;
   out.attribute(g, "type", type_);
-  out.attribute(g, "layer", layer_->name());
-  out.attribute(g, "buffer", buffer_name_);
+  out.attribute(g, "layer", source_.layer().name());
+  out.attribute(g, "buffer", source_.buffer_name());
   out.attribute(g, "scaling", params_.string("scaling"));
   dir_ = out.path(name_);
   if (!out.writer()) return;  // under MPI only the writing process creates files
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw UserError(dir_ + ": cannot create the image folder of probe '" + name_ + "' (" + ec.message() + ")");
-}
-
-const Tensor& ImageWriter::buffer() const {
-  if (buffer_name_ == "membrane") return layer_->membrane();
-  if (buffer_name_ == "excitatory") return layer_->channel(ChannelId::Excitatory);
-  if (buffer_name_ == "inhibitory") return layer_->channel(ChannelId::Inhibitory);
-  return layer_->activity();
 }
 
 void ImageWriter::to_bytes(const float* v, std::size_t count, Scaling rule, float lo, float hi, std::uint8_t* out) {
@@ -91,7 +79,7 @@ void ImageWriter::to_bytes(const float* v, std::size_t count, Scaling rule, floa
 
 void ImageWriter::sample(long step, Output& out) {
   // The whole layer and every batch element's presence (gathered to the writer under MPI).
-  const Tensor& t = layer_->gathered(buffer(), scratch_);
+  const Tensor& t = source_.gathered(scratch_);
   std::vector<std::int64_t> present;
   if (only_absent_ && only_absent_->present()) {
     const std::vector<char>& local = *only_absent_->present();
@@ -123,11 +111,8 @@ void ImageWriter::sample(long step, Output& out) {
 
 void laminar_register_ImageWriter(Registry& r) {
   Schema s = Probe::common_schema();
-  s.string("layer", std::nullopt, "Layer whose buffer is written.")
-      .choice("buffer", {"activity", "membrane", "excitatory", "inhibitory"}, std::string("activity"),
-              "activity, membrane, or what connections delivered into a channel this step (an Error layer's "
-              "inhibitory channel is the reconstruction Phi a).")
-      .optional_integer("feature", 0, 1 << 24, "Write this feature as grey (default: all features; nf must be 1 or 3).")
+  LayerBufferRef::declare(s, "Layer whose buffer is written.");
+  s.optional_integer("feature", 0, 1 << 24, "Write this feature as grey (default: all features; nf must be 1 or 3).")
       .choice("scaling", {"minmax", "symmetric", "fixed"}, std::string("minmax"),
               "Per image: minmax maps [min, max] to [0, 255]; symmetric maps [-m, m] (m = max |v|) so 0 is mid-grey; "
               "fixed maps [min, max] given here, clamped.")

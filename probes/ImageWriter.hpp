@@ -23,9 +23,7 @@ class ImageWriter : public Probe {
   static void to_bytes(const float* v, std::size_t count, Scaling rule, float lo, float hi, std::uint8_t* out);
 
  private:
-  const Tensor& buffer() const;
-  Layer* layer_ = nullptr;
-  std::string buffer_name_;
+  LayerBufferRef source_;
   const Layer* only_absent_ = nullptr;
   Scaling scaling_ = Scaling::MinMax;
   float lo_ = 0.0f, hi_ = 1.0f;

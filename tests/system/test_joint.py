@@ -125,6 +125,9 @@ def main(argv):
             lca_m, reset=True)
         params["probes"]["GenB2"] = {"type": "ImageWriter", "layer": "Error_B2", "buffer": "inhibitory",
                                      "feature": 1, "only_absent": "Input_B2"}
+        # the same reconstruction recorded every step by an ActivityRecorder on the channel
+        params["probes"]["ReconB2"] = {"type": "ActivityRecorder", "layer": "Error_B2", "buffer": "inhibitory",
+                                       "period": 1}
         # ---- aniso: a joint layer over an 8x8 image (strides 4, 4) and a 4x16 "text" (strides 2 (y), 8 (x)),
         # non-square kernels (4 x 8), as the paper's P1 over a 64x64 and a 128x16 stream
         lca_x = ref.LCAParams(nx=2, ny=2, nf=5, tau=10.0, lam=0.1, threshold="soft")
@@ -213,6 +216,9 @@ def main(argv):
                  np.array_equal(gsteps, np.arange(DISPLAY - 1, STEPS, DISPLAY)))
         recon = np.array(out["recon"][1])
         chk.close("ImageWriter data = reference reconstruction Phi_B a", gdata, recon[gsteps])
+        rsteps, rdata = run.recorder("ReconB2")
+        chk.true("ActivityRecorder buffer: inhibitory samples every step", np.array_equal(rsteps, np.arange(STEPS)))
+        chk.close("ActivityRecorder buffer: inhibitory = reference reconstruction Phi_B a", rdata, recon)
         from PIL import Image
         pngs = sorted(glob.glob(f"{tmp}/out-joint/GenB2/*.png"))
         want_files = [f"step{s:08d}-b{b:03d}.png" for s in gsteps for b in range(BATCH) if not pres[s, b]]
