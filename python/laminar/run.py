@@ -136,15 +136,15 @@ class Run:
 
 
 def run_laminar(exe: str, params: str, out: str, sets: Sequence[str] = (), log: Callable[[str], None] = print,
-                threads: str = "1") -> "Run":
-    """`laminar run PARAMS -q -o OUT --set S ...` for scripts (the tutorials): OpenMP threads from
-    OMP_NUM_THREADS or else `threads`, passive OpenMP waiting unless OMP_WAIT_POLICY says otherwise; logs
-    the output folder and the time; on failure exits with laminar's command line and output. Returns the Run."""
+                threads: Optional[str] = None) -> "Run":
+    """`laminar run PARAMS -q -o OUT --set S ...` for scripts (the tutorials): OpenMP threads `threads`, or
+    else OMP_NUM_THREADS, or else 1; passive OpenMP waiting unless OMP_WAIT_POLICY says otherwise; logs the
+    output folder and the time; on failure exits with laminar's command line and output. Returns the Run."""
     args = [exe, "run", params, "-q", "-o", out]
     for s in sets:
         args += ["--set", s]
     t0 = time.time()
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", threads),
+    env = dict(os.environ, OMP_NUM_THREADS=threads or os.environ.get("OMP_NUM_THREADS", "1"),
                OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
     proc = subprocess.run(args, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
