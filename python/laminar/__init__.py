@@ -6,7 +6,9 @@
     run.final_weights("Dictionary")            # [kernels, patch, patch, features]
 
 `laminar.reference` is a plain numpy LCA network written from the equations (used by the tests);
-`python -m laminar.plot OUTPUT_DIR` draws energy.png and the dictionaries.
+`laminar.analysis` analyses codes of paired (multimodal) inputs: activity-triggered averages, class
+means, single-cell information and cell types, multimodal units, best single unit, separability,
+cross-modal transfer; `python -m laminar.plot OUTPUT_DIR` draws energy.png and the dictionaries.
 """
 from .run import Run, Probe
 
