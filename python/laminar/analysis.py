@@ -227,7 +227,7 @@ class MultimodalUnits:
 
 def multimodal_units(codes_image_only, codes_text_only, labels,
                      thresholds: Sequence[float] = (0.25, 0.5, 0.75),
-                     threshold: float = 0.5) -> MultimodalUnits:
+                     threshold: float = 0.5, selectivity: Optional[float] = None) -> MultimodalUnits:
     """Units that respond to both modalities of one class ("respond to both face and name",
     Kim et al. 2018), by this criterion:
 
@@ -235,6 +235,11 @@ def multimodal_units(codes_image_only, codes_text_only, labels,
         s_u = max over m and c of R_m[c, u]; units with s_u <= 0 are silent, never multimodal
         u responds to class c in modality m at theta when R_m[c, u] >= theta * s_u
         u is multimodal at theta when some class c has a response in both modalities.
+
+    With `selectivity` k (e.g. 2), a response must also be class-selective: R_m[c, u] >= k times the
+    mean of R_m[c', u] over the other classes c' in that modality, so a unit that responds to every
+    class alike (a broad, non-selective unit) is not counted; without it such a unit counts, since it
+    does respond to both modalities of each class.
 
     Both code arrays hold the same items in the same order and share `labels`. Meant for
     non-negative (rectified or sparse) codes. Returns a MultimodalUnits with the mask and count at
@@ -251,9 +256,19 @@ def multimodal_units(codes_image_only, codes_text_only, labels,
     silent = ~(scale > 0)
     safe = np.where(silent, 1.0, scale)
     Rni, Rnt = Ri / safe, Rt / safe
+    if selectivity is None:
+        selective = np.ones(Ri.shape, dtype=bool)
+    else:
+        k = len(classes)
+        if k < 2:
+            raise ValueError("selectivity needs at least two classes")
+        def sel(R):
+            others = (R.sum(axis=0, keepdims=True) - R) / (k - 1)
+            return (R >= float(selectivity) * others) & (R > 0)
+        selective = sel(Ri) & sel(Rt)
 
     def mask_at(theta: float) -> np.ndarray:
-        return ((Rni >= theta) & (Rnt >= theta)).any(axis=0) & ~silent
+        return ((Rni >= theta) & (Rnt >= theta) & selective).any(axis=0) & ~silent
 
     both = np.minimum(Rni, Rnt)
     pref = np.where(silent | ~(both.max(axis=0) > 0), -1, np.argmax(both, axis=0))

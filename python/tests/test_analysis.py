@@ -239,6 +239,22 @@ class MultimodalUnits(unittest.TestCase):
         strict = an.multimodal_units(img, txt, labels, threshold=0.75)
         np.testing.assert_array_equal(strict.mask, [True, False, False, False, False])
 
+    def test_selectivity(self):
+        labels = np.repeat(np.arange(5), 4)
+        n = len(labels)
+        img, txt = np.ones((n, 3)), np.ones((n, 3))              # unit 0: the same response to everything
+        img[:, 1], txt[:, 1] = 0.1, 0.1                          # unit 1: a concept unit for class 3
+        img[labels == 3, 1], txt[labels == 3, 1] = 1.0, 0.9
+        img[:, 2], txt[:, 2] = 0.5, 0.5                          # unit 2: class 0 stands out, 1.5x the rest
+        img[labels == 0, 2], txt[labels == 0, 2] = 0.75, 0.75
+        plain = an.multimodal_units(img, txt, labels)
+        np.testing.assert_array_equal(plain.mask, [True, True, True])   # every unit responds to both
+        sel = an.multimodal_units(img, txt, labels, selectivity=2.0)
+        np.testing.assert_array_equal(sel.mask, [False, True, False])   # only the class-selective one
+        self.assertEqual(sel.counts_by_threshold, {0.25: 1, 0.5: 1, 0.75: 1})
+        np.testing.assert_array_equal(an.multimodal_units(img, txt, labels, selectivity=1.4).mask,
+                                      [False, True, True])              # 0.75 >= 1.4 x 0.5
+
     def test_shapes(self):
         with self.assertRaisesRegex(ValueError, "codes_image_only has 10 items but labels has 9"):
             an.multimodal_units(np.zeros((10, 3)), np.zeros((10, 3)), np.zeros(9))

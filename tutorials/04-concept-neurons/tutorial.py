@@ -36,6 +36,8 @@ import warnings
 LAMINAR_THREADS = os.environ.get("OMP_NUM_THREADS")
 os.environ["OMP_NUM_THREADS"] = "1"
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# small runs (--tiny) have classes with fewer items than the 5 cross-validation folds: said once here
+warnings.filterwarnings("ignore", message="The least populated class in y has only")
 
 import numpy as np
 import yaml
@@ -215,9 +217,11 @@ def analyse(codes, labels, test_images, test_texts, seed=0):
     r = {}
     r["fraction_nonzero"] = {c: A.fraction_nonzero(codes[c]) for c in CONDITIONS}
     mm = A.multimodal_units(img, txt, labels)
-    r["multimodal"] = dict(count=int(mm.count), fraction=float(mm.fraction), units=int(img.shape[1]),
-                           threshold=float(mm.threshold),
-                           counts_by_threshold={str(k): int(v) for k, v in mm.counts_by_threshold.items()})
+    for key, m in (("multimodal", mm), ("multimodal_selective", A.multimodal_units(img, txt, labels, selectivity=2.0))):
+        r[key] = dict(count=int(m.count), fraction=float(m.fraction), units=int(img.shape[1]),
+                      threshold=float(m.threshold),
+                      counts_by_threshold={str(k): int(v) for k, v in m.counts_by_threshold.items()})
+    r["multimodal_selective"]["selectivity"] = 2.0
     info_img = A.single_cell_information(img, labels, bins=10)
     info_txt = A.single_cell_information(txt, labels, bins=10)
     types, counts = A.classify_units(info_img, info_txt, thresholds=(0.96, 0.94))
@@ -253,60 +257,28 @@ def analyse(codes, labels, test_images, test_texts, seed=0):
 
 # ---------------------------------------------------------------- main
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--output", default=os.path.join(HERE, "output"))
-    ap.add_argument("--laminar", default=os.environ.get("LAMINAR", os.path.join(ROOT, "build", "laminar")))
-    g = ap.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true")
-    g.add_argument("--tiny", action="store_true")
-    ap.add_argument("--threads", type=int, default=2,
-                    help="OpenMP threads for laminar (OMP_NUM_THREADS, when set, wins) and torch threads for the FFA")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="a params override for every DSC run (e.g. layers.P1.lambda=0.2)")
-    a = ap.parse_args()
-    mode = "tiny" if a.tiny else "quick" if a.quick else "default"
-    cfg = settings(mode)
-    cfg.update(mode=mode, sets=list(a.set), threads=a.threads)
-    out = os.path.abspath(a.output)
-    exe = os.path.abspath(a.laminar)
-    if not os.path.exists(exe):
-        sys.exit(f"{exe}: laminar not found; build it (cmake --build build) or pass --laminar")
-    if os.path.isdir(out) and os.listdir(out):
-        sys.exit(f"{out}: not empty (an earlier run?); give another --output or remove it")
-    os.makedirs(out, exist_ok=True)
-    THREADS[0] = LAMINAR_THREADS or str(a.threads)
-    t_start = time.time()
-
-    def log(msg):
-        print(f"[{time.time() - t_start:6.0f} s] {msg}", flush=True)
-
+def produce(exe, cfg, out, sets, threads, log):
+    """Steps 1-4: data, DSC training and test runs, FFA; returns everything the analyses read."""
     with open(PARAMS) as f:
         base = yaml.safe_load(f)
     B = cfg["batch"]
-    for k in ("n_train", "n_test"):
-        if cfg[k] % B:
-            sys.exit(f"{k} = {cfg[k]} must be a multiple of the batch size {B}")
-
-    # 1. data
     data = os.path.join(out, "data")
     os.makedirs(data, exist_ok=True)
-    y_train = read_idx("train-labels-idx1-ubyte.gz", cfg["n_train"])
-    y_test = read_idx("t10k-labels-idx1-ubyte.gz", cfg["n_test"])
-    x_train = read_idx("train-images-idx3-ubyte.gz", max(cfg["n_train"], cfg["n_image_classifier"]))
-    x_test = read_idx("t10k-images-idx3-ubyte.gz", cfg["n_test"])
-    y_classifier = read_idx("train-labels-idx1-ubyte.gz", len(x_train))
+    S = dict(y_train=read_idx("train-labels-idx1-ubyte.gz", cfg["n_train"]),
+             y_test=read_idx("t10k-labels-idx1-ubyte.gz", cfg["n_test"]),
+             x_test=read_idx("t10k-images-idx3-ubyte.gz", cfg["n_test"]))
+    x_train = read_idx("train-images-idx3-ubyte.gz", cfg["n_train"])
     csv = {"train": os.path.join(data, "train.csv")}
-    write_csv(csv["train"], y_train, 1, 1)
+    write_csv(csv["train"], S["y_train"], 1, 1)
     for c, (hi, ht) in zip(CONDITIONS, ((1, 1), (1, 0), (0, 1))):
         csv[c] = os.path.join(data, f"test-{c}.csv")
-        write_csv(csv[c], y_test, hi, ht)
+        write_csv(csv[c], S["y_test"], hi, ht)
     log(f"data: {cfg['n_train']} training pairs (Fashion-MNIST training files), {cfg['n_test']} test pairs "
-        f"(test files); class counts in the test set {np.bincount(y_test, minlength=10).tolist()}")
+        f"(test files); class counts in the test set {np.bincount(S['y_test'], minlength=10).tolist()}")
     text = base["layers"]["Text"]
-    t_train = render_texts(exe, os.path.join(data, "render-train"), "train", cfg["n_train"], csv["train"], text, B, log)
-    t_test = render_texts(exe, os.path.join(data, "render-test"), "t10k", cfg["n_test"], csv["pairs"], text, B, log)
-    text_shape = t_train.shape[1:]
+    S["t_train"] = render_texts(exe, os.path.join(data, "render-train"), "train", cfg["n_train"], csv["train"], text,
+                                B, log)
+    S["t_test"] = render_texts(exe, os.path.join(data, "render-test"), "t10k", cfg["n_test"], csv["pairs"], text, B, log)
 
     # 2. DSC training
     steps = cfg["epochs"] * cfg["n_train"] // B * cfg["period"]
@@ -314,7 +286,7 @@ def main():
         f"batch {B} ({steps} steps)")
     run, secs = laminar_dict(exe, dsc_params(cfg, base, **{
         "simulation.steps": steps, "layers.Image.labels": csv["train"], "layers.Image.limit": cfg["n_train"]}),
-        os.path.join(out, "dsc-train"), a.set, log)
+        os.path.join(out, "dsc-train"), sets, log)
     wfile = os.path.join(out, "dsc-dictionaries.h5")
     import h5py
     with h5py.File(wfile, "w") as f:
@@ -323,8 +295,8 @@ def main():
     e = run.energy()
     dsc_train = dict(seconds=secs, seconds_per_pair=secs / (cfg["epochs"] * cfg["n_train"]),
                      energy_first=float(e["energy"][0].mean()), energy_last=float(e["energy"][-1].mean()))
-    train_energy = (e["step"], e["energy"].mean(axis=1))
-    if not np.all(np.isfinite(train_energy[1])) or dsc_train["energy_last"] > 10 * dsc_train["energy_first"]:
+    S["train_energy_step"], S["train_energy"] = e["step"], e["energy"].mean(axis=1)
+    if not np.all(np.isfinite(S["train_energy"])) or dsc_train["energy_last"] > 10 * dsc_train["energy_first"]:
         sys.exit(f"DSC training diverged: energy {dsc_train['energy_first']:.4g} at the first input, "
                  f"{dsc_train['energy_last']:.4g} at the last; lower the learning rates or raise tau")
     log(f"  {dsc_train['seconds_per_pair']:.3f} s per training pair; energy at the end of an input "
@@ -334,73 +306,145 @@ def main():
     dsc = {}
     for c in CONDITIONS:
         log(f"DSC inference on {cfg['n_test']} test items: {c.replace('_', ' ')}")
-        dsc[c] = dsc_infer(exe, cfg, base, out, wfile, csv[c], c, log, a.set)
-    dsc_infer_s = dsc["pairs"]["seconds"] / cfg["n_test"]
+        dsc[c] = dsc_infer(exe, cfg, base, out, wfile, csv[c], c, log, sets)
+        S[f"dsc_codes_{c}"], S[f"dsc_image_{c}"], S[f"dsc_text_{c}"] = dsc[c]["codes"], dsc[c]["image"], dsc[c]["text"]
+    S["infer_energy_step"], S["infer_energy"] = dsc["pairs"]["energy_step"], dsc["pairs"]["energy"]
 
     # 4. FFA
     import ffa
     log(f"FFA training: {cfg['ffa_epochs']} epochs of the same {cfg['n_train']} pairs")
-    shape = dict(joint=cfg["p1"], text_shape=tuple(text_shape))
-    model, hist = ffa.train_ffa(x_train[:cfg["n_train"]], t_train, epochs=cfg["ffa_epochs"], threads=a.threads,
-                                log=lambda m: log("  " + m), **shape)
+    model, hist = ffa.train_ffa(x_train, S["t_train"], epochs=cfg["ffa_epochs"], threads=threads,
+                                log=lambda m: log("  " + m), joint=cfg["p1"], text_shape=S["t_train"].shape[1:])
     ffa.save(model, os.path.join(out, "ffa.pt"))
-    ffa_codes, ffa_gen = {}, {}
-    for c, (im, tx) in zip(CONDITIONS, ((x_test, t_test), (x_test, None), (None, t_test))):
-        ffa_codes[c] = ffa.encode(model, im, tx).astype(np.float64)
-        ffa_gen[c] = ffa.decode(model, ffa_codes[c])
+    for c, (im, tx) in zip(CONDITIONS, ((S["x_test"], S["t_test"]), (S["x_test"], None), (None, S["t_test"]))):
+        S[f"ffa_codes_{c}"] = ffa.encode(model, im, tx).astype(np.float64)
+        S[f"ffa_image_{c}"], S[f"ffa_text_{c}"] = ffa.decode(model, S[f"ffa_codes_{c}"])
     log(f"  {hist['seconds_per_pair']:.4f} s per training pair")
+    timing = dict(dsc_seconds_per_training_pair=dsc_train["seconds_per_pair"],
+                  dsc_seconds_per_test_item=dsc["pairs"]["seconds"] / cfg["n_test"],
+                  ffa_seconds_per_training_pair=hist["seconds_per_pair"],
+                  dsc_training_seconds=dsc_train["seconds"], ffa_training_seconds=hist["seconds"])
+    trained = dict(timing=timing, dsc_training=dsc_train,
+                   ffa_training={k: v for k, v in hist.items() if not isinstance(v, list)})
+    return S, trained, wfile
 
-    # 5. analyses
-    log("classifiers for legibility: rendered names (TextInput's own renderings) and Fashion-MNIST images")
-    name_clf = fit_classifier(t_train, y_train)
-    image_clf = fit_classifier(x_train, y_classifier)
-    legibility = dict(
-        name_classifier_on_rendered_test_names=accuracy(name_clf, t_test, y_test),
-        image_classifier_on_test_images=accuracy(image_clf, x_test, y_test),
-        dsc_generated_names=accuracy(name_clf, dsc["image_only"]["text"], y_test),
-        ffa_generated_names=accuracy(name_clf, ffa_gen["image_only"][1], y_test),
-        dsc_generated_images=accuracy(image_clf, dsc["text_only"]["image"], y_test),
-        ffa_generated_images=accuracy(image_clf, ffa_gen["text_only"][0], y_test),
-        dsc_reconstructed_names=accuracy(name_clf, dsc["pairs"]["text"], y_test),
-        ffa_reconstructed_names=accuracy(name_clf, ffa_gen["pairs"][1], y_test))
-    rmse = lambda a_, b_: float(np.sqrt(np.mean((np.asarray(a_) - b_) ** 2)))  # noqa: E731
-    reconstruction = dict(dsc_image_rmse=rmse(dsc["pairs"]["image"], x_test), ffa_image_rmse=rmse(ffa_gen["pairs"][0], x_test),
-                          dsc_text_rmse=rmse(dsc["pairs"]["text"], t_test), ffa_text_rmse=rmse(ffa_gen["pairs"][1], t_test))
-    log("analyses of the joint codes (laminar.analysis)")
-    results = dict(settings=cfg, n_train=cfg["n_train"], n_test=cfg["n_test"], legibility=legibility,
-                   reconstruction=reconstruction,
-                   timing=dict(dsc_seconds_per_training_pair=dsc_train["seconds_per_pair"],
-                               dsc_seconds_per_test_item=dsc_infer_s,
-                               ffa_seconds_per_training_pair=hist["seconds_per_pair"],
-                               dsc_training_seconds=dsc_train["seconds"], ffa_training_seconds=hist["seconds"]),
-                   dsc_training=dsc_train, ffa_training={k: v for k, v in hist.items() if not isinstance(v, list)})
-    arrays = dict(y_test=y_test, x_test=x_test, t_test=t_test, train_energy_step=train_energy[0],
-                  train_energy=train_energy[1], infer_energy_step=dsc["pairs"]["energy_step"],
-                  infer_energy=dsc["pairs"]["energy"])
-    for name, codes in (("dsc", {c: dsc[c]["codes"] for c in CONDITIONS}), ("ffa", ffa_codes)):
-        r, arr = analyse(codes, y_test, x_test, t_test)
-        results[name] = r
-        for k, v in arr.items():
-            arrays[f"{name}_{k}"] = v
-        for c in CONDITIONS:
-            arrays[f"{name}_codes_{c}"] = codes[c]
+
+def reload(src, log):
+    """The arrays, timings and dictionaries of an earlier run (for --from)."""
+    src = os.path.abspath(src)
+    with open(os.path.join(src, "results.json")) as f:
+        old = json.load(f)
+    with np.load(os.path.join(src, "codes.npz")) as z:
+        S = {k: z[k] for k in z.files if k.split("_")[0] not in ("dsc", "ffa") or "_codes_" in k
+             or k.split("_")[1] in ("image", "text")}
+    S["y_train"] = read_idx("train-labels-idx1-ubyte.gz", old["settings"]["n_train"])
+    S["t_train"] = by_item(Run(os.path.join(src, "data", "render-train")), "Names")[..., 0].astype(np.float32)
+    log(f"analyses again on the codes of {src} (trained {old['settings']['mode']}, "
+        f"{old['timing']['dsc_training_seconds']:.0f} s of DSC training)")
+    trained = {k: old[k] for k in ("timing", "dsc_training", "ffa_training")}
+    trained["from"] = src
+    return old["settings"], S, trained, os.path.join(src, "dsc-dictionaries.h5")
+
+
+def generation_diagnostics(wfile, S, cfg):
+    """Why a stream is (not) generated: P1's top-down prediction of the lower layer's membrane, p = Phi a_P1,
+    against the activity threshold 2 lambda it must pass there when only feedback drives that layer (with
+    the input masked, the lower layer settles at u = p - lambda, so a = p - 2 lambda)."""
+    import h5py
+    base = yaml.safe_load(open(PARAMS))
+    out = {}
+    with h5py.File(wfile, "r") as f:
+        W = {"T1": np.asarray(f["Phi_PT"], np.float64), "V2": np.asarray(f["Phi_PV"], np.float64)}
     for c in CONDITIONS:
-        arrays[f"dsc_image_{c}"], arrays[f"dsc_text_{c}"] = dsc[c]["image"], dsc[c]["text"]
-        arrays[f"ffa_image_{c}"], arrays[f"ffa_text_{c}"] = ffa_gen[c]
-    np.savez_compressed(os.path.join(out, "codes.npz"), **arrays)
+        a = S[f"dsc_codes_{c}"]
+        d = dict(p1_mean_activity=float(a.mean()), p1_fraction_nonzero=float(np.mean(a > 0)))
+        for layer, w in W.items():
+            p = np.einsum("kyxf,nk->nyxf", w, a).reshape(len(a), -1)
+            d[f"{layer}_prediction_max_median"] = float(np.median(p.max(axis=1)))
+            d[f"{layer}_fraction_above_2lambda"] = float(np.mean(p > 2 * base["layers"][layer]["lambda"]))
+        out[c] = d
+    return out
 
-    # 6. figures and the table
-    from plots import plot_all
-    pngs = plot_all(out, results, arrays, CLASSES)
-    results["figures"] = [os.path.basename(p) for p in pngs]
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--output", default=os.path.join(HERE, "output"))
+    ap.add_argument("--laminar", default=os.environ.get("LAMINAR", os.path.join(ROOT, "build", "laminar")))
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true")
+    g.add_argument("--tiny", action="store_true")
+    g.add_argument("--from", dest="source", metavar="DIR",
+                   help="no training: run the analyses and figures again on an earlier run's codes (into --output)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="OpenMP threads for laminar (OMP_NUM_THREADS, when set, wins) and torch threads for the FFA")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a params override for every DSC run (e.g. layers.P1.lambda=0.2)")
+    a = ap.parse_args()
+    out = os.path.abspath(a.output)
+    exe = os.path.abspath(a.laminar)
+    if not a.source and not os.path.exists(exe):
+        sys.exit(f"{exe}: laminar not found; build it (cmake --build build) or pass --laminar")
+    if a.source and not os.path.exists(os.path.join(a.source, "codes.npz")):
+        sys.exit(f"{a.source}: no codes.npz here (not a finished run of this tutorial)")
+    if os.path.isdir(out) and os.listdir(out):
+        sys.exit(f"{out}: not empty (an earlier run?); give another --output or remove it")
+    os.makedirs(out, exist_ok=True)
+    THREADS[0] = LAMINAR_THREADS or str(a.threads)
+    t_start = time.time()
+
+    def log(msg):
+        print(f"[{time.time() - t_start:6.0f} s] {msg}", flush=True)
+
+    if a.source:
+        cfg, S, trained, wfile = reload(a.source, log)
+    else:
+        mode = "tiny" if a.tiny else "quick" if a.quick else "default"
+        cfg = settings(mode)
+        cfg.update(mode=mode, sets=list(a.set), threads=a.threads)
+        for k in ("n_train", "n_test"):
+            if cfg[k] % cfg["batch"]:
+                sys.exit(f"{k} = {cfg[k]} must be a multiple of the batch size {cfg['batch']}")
+        S, trained, wfile = produce(exe, cfg, out, a.set, a.threads, log)
+    results = analyse_all(cfg, S, trained, wfile, out, log)
     results["seconds"] = time.time() - t_start
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print()
     print(table(results))
     print()
-    print("wrote " + ", ".join(os.path.basename(p) for p in pngs) + f" and results.json in {out} "
-          f"({results['seconds']:.0f} s)")
+    print("wrote " + ", ".join(results["figures"]) + f" and results.json in {out} ({results['seconds']:.0f} s)")
+
+
+def analyse_all(cfg, S, trained, wfile, out, log):
+    """Step 5-6: legibility, every laminar.analysis number for both models, codes.npz, the figures."""
+    y_test, x_test, t_test = S["y_test"], S["x_test"], S["t_test"]
+    log("classifiers for legibility: rendered names (TextInput's own renderings) and Fashion-MNIST images")
+    name_clf = fit_classifier(S["t_train"], S["y_train"])
+    image_clf = fit_classifier(read_idx("train-images-idx3-ubyte.gz", cfg["n_image_classifier"]),
+                               read_idx("train-labels-idx1-ubyte.gz", cfg["n_image_classifier"]))
+    legibility = dict(
+        name_classifier_on_rendered_test_names=accuracy(name_clf, t_test, y_test),
+        image_classifier_on_test_images=accuracy(image_clf, x_test, y_test))
+    for m in ("dsc", "ffa"):
+        legibility.update({f"{m}_generated_names": accuracy(name_clf, S[f"{m}_text_image_only"], y_test),
+                           f"{m}_generated_images": accuracy(image_clf, S[f"{m}_image_text_only"], y_test),
+                           f"{m}_reconstructed_names": accuracy(name_clf, S[f"{m}_text_pairs"], y_test)})
+    rmse = lambda a_, b_: float(np.sqrt(np.mean((np.asarray(a_) - b_) ** 2)))  # noqa: E731
+    reconstruction = {f"{m}_{k}_rmse": rmse(S[f"{m}_{k}_pairs"], ref) for m in ("dsc", "ffa")
+                      for k, ref in (("image", x_test), ("text", t_test))}
+    log("analyses of the joint codes (laminar.analysis)")
+    results = dict(settings=cfg, n_train=cfg["n_train"], n_test=cfg["n_test"], legibility=legibility,
+                   reconstruction=reconstruction, dsc_generation=generation_diagnostics(wfile, S, cfg), **trained)
+    arrays = dict(S)
+    del arrays["t_train"], arrays["y_train"]
+    for name in ("dsc", "ffa"):
+        r, arr = analyse({c: S[f"{name}_codes_{c}"] for c in CONDITIONS}, y_test, x_test, t_test)
+        results[name] = r
+        arrays.update({f"{name}_{k}": v for k, v in arr.items()})
+    np.savez_compressed(os.path.join(out, "codes.npz"), **arrays)
+    from plots import plot_all
+    results["figures"] = [os.path.basename(p) for p in plot_all(out, results, arrays, CLASSES)]
+    return results
 
 
 def table(r):
@@ -409,7 +453,9 @@ def table(r):
     mm = lambda m: f"{m['count']}/{m['units']} = {pct(m['fraction'])}"  # noqa: E731
     ct = lambda m: m["cell_types"]["counts"]["consistent"]  # noqa: E731
     rows = [
-        ("multimodal joint units", "306/512 = 59.8%", mm(d["multimodal"]), mm(f["multimodal"])),
+        ("multimodal joint units (theta 0.5)", "306/512 = 59.8%", mm(d["multimodal"]), mm(f["multimodal"])),
+        ("multimodal joint units, class-selective (theta 0.5, 2x the other classes)", "",
+         mm(d["multimodal_selective"]), mm(f["multimodal_selective"])),
         ("joint fraction nonzero (pairs)", "20.2%", pct(d["fraction_nonzero"]["pairs"]), pct(f["fraction_nonzero"]["pairs"])),
         ("best single-unit accuracy (pairs; balanced, held-out)", "~90%",
          pct(d["best_single_unit"]["pairs"]["mean"]), pct(f["best_single_unit"]["pairs"]["mean"])),
