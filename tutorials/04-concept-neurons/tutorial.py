@@ -55,7 +55,6 @@ FASHION = "/usr/share/datasets/fashion-mnist"
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 DICTIONARIES = ("Phi_V1", "Phi_V2", "Phi_T1", "Phi_PV", "Phi_PT")
 CONDITIONS = ("pairs", "image_only", "text_only")  # what each test item is presented with
-THREADS = ["2"]  # laminar's OpenMP threads (--threads, or OMP_NUM_THREADS when set)
 
 
 def settings(mode):
@@ -140,16 +139,16 @@ def dsc_params(cfg, base, **over):
     return p
 
 
-def laminar_dict(exe, params, out, sets, log):
+def laminar_dict(exe, params, out, sets, log, threads):
     path = out + ".yaml"
     with open(path, "w") as f:
         yaml.safe_dump(params, f, sort_keys=False)
     t0 = time.time()
-    run = run_laminar(exe, path, out, sets, log, threads=THREADS[0])
+    run = run_laminar(exe, path, out, sets, log, threads=threads)
     return run, time.time() - t0
 
 
-def dsc_infer(exe, cfg, base, out, wfile, csv, condition, log, sets):
+def dsc_infer(exe, cfg, base, out, wfile, csv, condition, log, sets, threads):
     n, B, T = cfg["n_test"], cfg["batch"], cfg["period"]
     over = {"simulation.steps": n // B * T, "layers.Image.path": f"{FASHION}/t10k-images-idx3-ubyte.gz",
             "layers.Image.labels": csv, "layers.Image.limit": n, "layers.Image.shuffle": False,
@@ -168,7 +167,8 @@ def dsc_infer(exe, cfg, base, out, wfile, csv, condition, log, sets):
         over.update({f"connections.{c}.learning_rate": 0, f"connections.{c}.init": "file",
                      f"connections.{c}.init_file": wfile, f"connections.{c}.init_dataset": c,
                      f"connections.{c}.normalize": "none"})
-    run, secs = laminar_dict(exe, dsc_params(cfg, base, **over), os.path.join(out, f"dsc-{condition}"), sets, log)
+    run, secs = laminar_dict(exe, dsc_params(cfg, base, **over), os.path.join(out, f"dsc-{condition}"), sets, log,
+                             threads)
     res = dict(codes=by_item(run, "JointCode").reshape(n, -1),
                image=by_item(run, "ImageReconstruction")[..., 0], text=by_item(run, "TextReconstruction")[..., 0],
                seconds=secs)
@@ -258,7 +258,9 @@ def analyse(codes, labels, test_images, test_texts, seed=0):
 # ---------------------------------------------------------------- main
 
 def produce(exe, cfg, out, sets, threads, log):
-    """Steps 1-4: data, DSC training and test runs, FFA; returns everything the analyses read."""
+    """Steps 1-4: data, DSC training and test runs, FFA; returns everything the analyses read. laminar runs on
+    OMP_NUM_THREADS threads when that was set, else on `threads` (as torch does)."""
+    omp = LAMINAR_THREADS or str(threads)
     with open(PARAMS) as f:
         base = yaml.safe_load(f)
     B = cfg["batch"]
@@ -286,7 +288,7 @@ def produce(exe, cfg, out, sets, threads, log):
         f"batch {B} ({steps} steps)")
     run, secs = laminar_dict(exe, dsc_params(cfg, base, **{
         "simulation.steps": steps, "layers.Image.labels": csv["train"], "layers.Image.limit": cfg["n_train"]}),
-        os.path.join(out, "dsc-train"), sets, log)
+        os.path.join(out, "dsc-train"), sets, log, omp)
     wfile = os.path.join(out, "dsc-dictionaries.h5")
     import h5py
     with h5py.File(wfile, "w") as f:
@@ -306,7 +308,7 @@ def produce(exe, cfg, out, sets, threads, log):
     dsc = {}
     for c in CONDITIONS:
         log(f"DSC inference on {cfg['n_test']} test items: {c.replace('_', ' ')}")
-        dsc[c] = dsc_infer(exe, cfg, base, out, wfile, csv[c], c, log, sets)
+        dsc[c] = dsc_infer(exe, cfg, base, out, wfile, csv[c], c, log, sets, omp)
         S[f"dsc_codes_{c}"], S[f"dsc_image_{c}"], S[f"dsc_text_{c}"] = dsc[c]["codes"], dsc[c]["image"], dsc[c]["text"]
     S["infer_energy_step"], S["infer_energy"] = dsc["pairs"]["energy_step"], dsc["pairs"]["energy"]
 
@@ -389,7 +391,6 @@ def main():
     if os.path.isdir(out) and os.listdir(out):
         sys.exit(f"{out}: not empty (an earlier run?); give another --output or remove it")
     os.makedirs(out, exist_ok=True)
-    THREADS[0] = LAMINAR_THREADS or str(a.threads)
     t_start = time.time()
 
     def log(msg):
