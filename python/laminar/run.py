@@ -136,18 +136,26 @@ class Run:
 
 
 def run_laminar(exe: str, params: str, out: str, sets: Sequence[str] = (), log: Callable[[str], None] = print,
-                threads: Optional[str] = None) -> "Run":
+                threads: Optional[str] = None, progress: bool = False) -> "Run":
     """`laminar run PARAMS -q -o OUT --set S ...` for scripts (the tutorials): OpenMP threads `threads`, or
     else OMP_NUM_THREADS, or else 1; passive OpenMP waiting unless OMP_WAIT_POLICY says otherwise; logs the
-    output folder and the time; on failure exits with laminar's command line and output. Returns the Run."""
-    args = [exe, "run", params, "-q", "-o", out]
+    output folder and the time; on failure exits with laminar's command line and output. With `progress`,
+    laminar is not quiet and its progress lines (rate, ETA, energy) go straight to this process's output
+    (a failure then shows laminar's error there). Returns the Run."""
+    args = [exe, "run", params, "-o", out] + ([] if progress else ["-q"])
     for s in sets:
         args += ["--set", s]
     t0 = time.time()
     env = dict(os.environ, OMP_NUM_THREADS=threads or os.environ.get("OMP_NUM_THREADS", "1"),
                OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
-    proc = subprocess.run(args, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        sys.exit(f"laminar failed ({proc.returncode}): {' '.join(args)}\n{proc.stdout}{proc.stderr}")
+    if progress:
+        sys.stdout.flush()
+        proc = subprocess.run(args, env=env)
+        if proc.returncode != 0:
+            sys.exit(f"laminar failed ({proc.returncode}): {' '.join(args)}")
+    else:
+        proc = subprocess.run(args, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            sys.exit(f"laminar failed ({proc.returncode}): {' '.join(args)}\n{proc.stdout}{proc.stderr}")
     log(f"  laminar run -> {os.path.relpath(out)} ({time.time() - t0:.1f} s)")
     return Run(out)

@@ -139,12 +139,12 @@ def dsc_params(cfg, base, **over):
     return p
 
 
-def laminar_dict(exe, params, out, sets, log, threads):
+def laminar_dict(exe, params, out, sets, log, threads, progress=False):
     path = out + ".yaml"
     with open(path, "w") as f:
         yaml.safe_dump(params, f, sort_keys=False)
     t0 = time.time()
-    run = run_laminar(exe, path, out, sets, log, threads=threads)
+    run = run_laminar(exe, path, out, sets, log, threads=threads, progress=progress)
     return run, time.time() - t0
 
 
@@ -288,7 +288,7 @@ def produce(exe, cfg, out, sets, threads, log):
         f"batch {B} ({steps} steps)")
     run, secs = laminar_dict(exe, dsc_params(cfg, base, **{
         "simulation.steps": steps, "layers.Image.labels": csv["train"], "layers.Image.limit": cfg["n_train"]}),
-        os.path.join(out, "dsc-train"), sets, log, omp)
+        os.path.join(out, "dsc-train"), sets, log, omp, progress=cfg["mode"] != "tiny")
     wfile = os.path.join(out, "dsc-dictionaries.h5")
     import h5py
     with h5py.File(wfile, "w") as f:
