@@ -64,15 +64,13 @@ class LayerBufferRef {
   // the channel named.
   void resolve(Network& net, const ParamSet& params);
   Layer& layer() const { return *layer_; }
-  Buffer buffer() const { return buffer_; }
   bool membrane() const { return buffer_ == Buffer::Membrane; }
   const char* buffer_name() const;
-  // This process's part of the buffer.
-  const Tensor& local() const;
   // The whole buffer (gathered to the writer under MPI: collective, every process calls it).
   const Tensor& gathered(Tensor& scratch) const;
 
  private:
+  const Tensor& local() const;  // this process's part of the buffer
   Layer* layer_ = nullptr;
   Buffer buffer_ = Buffer::Activity;
 };

@@ -24,6 +24,7 @@ usage: tutorial.py [--output DIR] [--laminar EXE] [--quick | --tiny] [--threads 
   --quick: a few minutes (fewer pairs, 200 LCA steps per input); --tiny: seconds, for the test suite.
 """
 import argparse
+import copy
 import gzip
 import json
 import os
@@ -122,7 +123,7 @@ def render_texts(exe, out, split, n, csv, text_params, batch, log):
 
 def dsc_params(cfg, base, **over):
     """concept.yaml with this run's sizes and data (a dict, written next to the run's output)."""
-    p = json.loads(json.dumps(base))
+    p = copy.deepcopy(base)
     sim = p["simulation"]
     sim.update(batch_size=cfg["batch"], display_period=cfg["period"])
     p["layers"]["P1"]["nf"] = cfg["p1"]
