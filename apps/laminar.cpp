@@ -24,7 +24,7 @@ namespace {
 // own `plugins:` are loaded into it here, before the document is validated. The spec points into
 // `registry`, which must outlive it.
 NetworkSpec load_spec(Registry& registry, const std::string& file, const std::vector<std::string>& sets,
-                      const std::string& steps, const std::string& output, bool gpu = false) {
+                      const std::string& steps, const std::string& output, bool gpu, const std::string& invocation) {
   ParamsDocument doc = ParamsDocument::load(file);
   for (const auto& s : sets) doc.set_override(s);
   if (gpu) doc.set_override("simulation.backend=cuda", "--gpu");
@@ -35,7 +35,18 @@ NetworkSpec load_spec(Registry& registry, const std::string& file, const std::ve
     doc.set_override("simulation.output='" + quoted + "'", "--output " + output);
   }
   load_params_plugins(registry, doc);
-  return NetworkSpec::from(doc, registry);
+  NetworkSpec spec = NetworkSpec::from(doc, registry);
+  // Under mpirun every process must have read the same network (a params file edited while the
+  // processes started, or different --set/--steps per process, would otherwise corrupt memory or hang):
+  // compared before anything is built or any other collective runs. The hash covers the resolved
+  // params (--set, --steps, --output included), the plugins loaded, the command and the version.
+  std::string fingerprint = std::string("laminar ") + LAMINAR_VERSION + "\n" + invocation + "\nplugins:";
+  for (const auto& p : registry.plugins()) fingerprint += " " + p;
+  fingerprint += "\n" + spec.resolved_yaml;
+  Communicator::world().agree(fnv1a64(fingerprint), "params",
+                              "the params file or --set/--steps/--plugin options differ between processes (or the "
+                              "file changed while they started); give every process the same params file and options");
+  return spec;
 }
 
 int run_main(int argc, char** argv) {
@@ -115,7 +126,9 @@ int run_main(int argc, char** argv) {
   for (const auto& p : plugins) registry.load_plugin(p, "--plugin " + p);
 
   if (*run) {
-    NetworkSpec spec = load_spec(registry, params_file, sets, steps, output, gpu);
+    NetworkSpec spec = load_spec(registry, params_file, sets, steps, output, gpu,
+                                 "run" + (restart.empty() ? std::string() : " --restart " + restart) +
+                                     (resume ? " --resume" : ""));
     Network net(spec);
     // Under mpirun every process runs its part; rank 0 alone writes the output and reports.
     const Communicator& comm = Communicator::world();
@@ -157,8 +170,8 @@ int run_main(int argc, char** argv) {
     return 0;
   }
   if (*check) {
-    NetworkSpec spec = load_spec(registry, params_file, sets, "", "");
-    Network net(spec);
+    NetworkSpec spec = load_spec(registry, params_file, sets, "", "", false, "check");
+    Network net(spec, Network::Mode::Plan);  // everything checked, nothing allocated
     // Under mpirun (to see the per-process numbers of a decomposition) rank 0 reports.
     if (Communicator::world().root()) {
       std::cout << params_file << ": OK\n";
@@ -170,7 +183,7 @@ int run_main(int argc, char** argv) {
   if (*describe) {
     const Registry& reg = registry;
     if (!schedule_file.empty()) {
-      Network net(load_spec(registry, schedule_file, sets, "", ""));
+      Network net(load_spec(registry, schedule_file, sets, "", "", false, "describe --schedule"), Network::Mode::Plan);
       std::cout << net.describe_schedule();
       return 0;
     }
@@ -222,6 +235,12 @@ int main(int argc, char** argv) {
     // Every process stopped at the same step (a collective decision): a clean exit, no MPI_Abort.
     if (comm.root()) std::cerr << "laminar: stopped: " << e.what() << std::endl;
     return e.code();
+  } catch (const RanksDisagree& e) {
+    // Found by every process together: each says so, then all exit (no MPI_Abort, which would cut
+    // the other processes' messages off); one write each, so that their lines do not interleave.
+    std::cerr << ("laminar: error" + who + ": " + e.what() + "\n") << std::flush;
+    comm.barrier();
+    return 2;
   } catch (const UserError& e) {
     std::cerr << "laminar: error" << who << ": " << e.what() << std::endl;
     code = 2;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #include "framework/Error.hpp"
@@ -238,6 +239,34 @@ double Communicator::max_all(double v) {
   if (mpi_) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
 #endif
   return v;
+}
+
+void Communicator::agree(std::uint64_t fingerprint, const std::string& what, const std::string& advice) {
+  if (!mpi_ || size_ == 1) return;
+  std::vector<std::uint64_t> all(std::size_t(size_), 0);
+#ifdef LAMINAR_HAVE_MPI
+  // Allgather (not a broadcast from rank 0): every rank learns whether any rank differs, so none is
+  // left waiting in a later collective for a peer that stopped.
+  MPI_Allgather(&fingerprint, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD);
+#endif
+  std::vector<int> differ;
+  for (int q = 1; q < size_; ++q)
+    if (all[std::size_t(q)] != all[0]) differ.push_back(q);
+  if (differ.empty()) return;
+  const int q = all[std::size_t(rank_)] != all[0] ? rank_ : differ.front();
+  auto hex = [](std::uint64_t v) {
+    char b[20];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+    return std::string(b);
+  };
+  std::string others;
+  if (differ.size() > 1) {
+    others = " (" + std::to_string(differ.size()) + " of " + std::to_string(size_) + " processes differ: ranks";
+    for (std::size_t i = 0; i < differ.size() && i < 8; ++i) others += " " + std::to_string(differ[i]);
+    others += differ.size() > 8 ? " ...)" : ")";
+  }
+  throw RanksDisagree("rank " + std::to_string(q) + "'s " + what + " differ from rank 0's (hash " +
+                      hex(all[std::size_t(q)]) + " vs " + hex(all[0]) + ")" + others + ": " + advice);
 }
 
 void Communicator::barrier() {

@@ -14,9 +14,23 @@
 #include <string>
 #include <vector>
 
+#include "framework/Error.hpp"
 #include "framework/Tensor.hpp"
 
 namespace laminar {
+
+// FNV-1a, 64 bits: a hash that is the same in every process and build (std::hash is not).
+inline std::uint64_t fnv1a64(const std::string& s, std::uint64_t h = 0xcbf29ce484222325ull) {
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+// Thrown by Communicator::agree on every rank at once (a collective finding, like RunStopped): main
+// prints it on every rank and exits without MPI_Abort, which would cut the other ranks' messages off.
+class RanksDisagree : public UserError {
+ public:
+  using UserError::UserError;
+};
 
 struct Decomposition {
   int rows = 1, columns = 1, batch_groups = 1;
@@ -71,6 +85,11 @@ class Communicator {
   void sum_to_all(float* data, std::size_t n);
   double max_all(double v);
   void barrier();
+  // Collective, before any other: every rank passes a fingerprint of what it is about to do (e.g. a
+  // hash of its resolved params). Where any rank's differs from rank 0's, every rank throws
+  // RanksDisagree: "rank 1's <what> differ from rank 0's (hash ... vs ...): <advice>", naming this
+  // rank's own difference if it has one, else the first rank that differs. Serial: nothing to compare.
+  void agree(std::uint64_t fingerprint, const std::string& what, const std::string& advice);
 
   // Time spent in halo() (seconds) and number of calls, for the scaling benchmark.
   double halo_seconds = 0.0;

@@ -92,6 +92,7 @@ class IdxSource : public DataSource {
   }
   long size() const override { return count_; }
   Geometry geometry() const override { return geometry_; }
+  std::size_t memory_bytes() const override { return bytes_.capacity(); }
   void read(long index, float* out) const override {
     const std::size_t n = geometry_.size();
     if (type_ == 0x08) {

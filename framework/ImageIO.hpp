@@ -22,6 +22,9 @@ class DataSource {
   virtual void read(long index, float* out) const = 0;
   virtual std::string name(long index) const { return std::to_string(index); }
   virtual std::string describe() const = 0;
+  // Bytes held in memory (for the network's memory estimate): e.g. an IDX file read whole; 0 for a
+  // source that reads each item from its file when asked.
+  virtual std::size_t memory_bytes() const { return 0; }
 };
 
 // IDX (plain or gzip-compressed): ubyte or float, shape (N, rows, cols) or (N, rows, cols, channels).

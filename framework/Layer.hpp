@@ -62,8 +62,16 @@ class Layer {
 
   // Look up other objects by name (after every object exists, before allocation).
   virtual void resolve(Network&) {}
+  // Checks that need every object resolved and every geometry known; called before allocate(), and
+  // also where nothing is allocated (`laminar check`: Network::Mode::Plan), so checks belong here.
+  virtual void validate() {}
   // Allocate buffers for `batch` elements of local_geometry().
   virtual void allocate(int batch);
+  // Memory this layer holds besides its buffers, for the memory estimate: e.g. an input layer's
+  // dataset read whole into memory, its fonts, its per-batch-element bookkeeping. Known once the
+  // layer is built (data files are opened in the constructor); what it is, for the estimate's table.
+  virtual double data_bytes() const { return 0.0; }
+  virtual std::string data_description() const { return "data held in memory"; }
   // Set initial state (membrane init, first data).
   virtual void initialize(const SimulationConfig&) {}
   // Called for every layer at the start of each step, before any delivery (e.g. state resets

@@ -114,7 +114,7 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
 
 // ---------------------------------------------------------------- Network
 
-Network::Network(const NetworkSpec& spec) : spec_(spec), sim_(spec.sim) {
+Network::Network(const NetworkSpec& spec, Mode mode) : spec_(spec), mode_(mode), sim_(spec.sim) {
   try {
     backend_ = &Backend::named(sim_.backend);
     backend_->set_convolution_algorithm(sim_.device_convolution);
@@ -147,7 +147,8 @@ Network::Network(const NetworkSpec& spec) : spec_(spec), sim_(spec.sim) {
   Communicator& comm = Communicator::world();
   for (auto& l : layers_) {
     l->set_tile(comm.tile(l->geometry(), sim_.batch_size));
-    l->allocate(l->tile().nb);
+    l->validate();
+    if (mode_ == Mode::Run) l->allocate(l->tile().nb);  // a plan (`laminar check`) allocates nothing
   }
   for (auto& p : probes_) p->resolve(*this);
 }
@@ -235,7 +236,9 @@ std::string MemoryEstimate::str() const {
   std::ostringstream s;
   s << "memory: about " << gib(per_rank) << " per process";
   if (ranks > 1) s << " (rank 0, the largest; " << ranks << " processes, " << ranks_here << " on this machine)";
-  s << ", " << gib(available) << " available per process\n";
+  s << ", " << gib(available) << " available per process";
+  if (limit > 0) s << " (at most " << gib(limit) << " may be used)";
+  s << "\n";
   std::vector<MemoryItem> sorted = items;
   std::sort(sorted.begin(), sorted.end(), [](const MemoryItem& a, const MemoryItem& b) { return a.bytes > b.bytes; });
   for (const auto& i : sorted) s << "  " << gib(i.bytes) << "  " << i.object << ": " << i.what << "\n";
@@ -274,26 +277,36 @@ MemoryEstimate Network::memory() const {
                            std::to_string(w.patch_x) + "x" + std::to_string(w.features) + " x " +
                            std::to_string(copies) + " copies"});
   }
+  for (const auto& l : layers_)  // what input layers hold: a dataset read whole, fonts, per-batch indices
+    if (const double b = l->data_bytes(); b > 0)
+      m.items.push_back({b, "layers." + l->name(), &l->params(), l->data_description(), false});
   if (m.ranks > 1 && (!probes_.empty() || sim_.checkpoint_every > 0))
     m.items.push_back({largest_layer, "rank 0", nullptr, "the largest layer gathered whole for probes/checkpoints"});
   for (const auto& i : m.items) m.per_rank += i.bytes;
   m.available = available_memory(m.ranks, m.ranks_here);
+  m.limit = kMemoryFraction * m.available;
   return m;
 }
 
 void Network::check_memory() const {
   const MemoryEstimate m = memory();
   check_device_memory(m);
-  if (m.available <= 0 || m.per_rank <= m.available) return;
+  // The limit leaves room for what the estimate does not count (the program, libraries, HDF5's caches,
+  // the probes' and output's buffers) and for the rest of the machine: a network that takes all of
+  // MemAvailable would push the system into swapping or the OOM killer.
+  if (m.available <= 0 || m.per_rank <= m.limit) return;
   std::vector<MemoryItem> sorted = m.items;
   std::sort(sorted.begin(), sorted.end(), [](const MemoryItem& a, const MemoryItem& b) { return a.bytes > b.bytes; });
   std::string largest;
   for (std::size_t i = 0; i < sorted.size() && i < 3; ++i)
     largest += (i ? ", " : "") + sorted[i].object + " " + gib(sorted[i].bytes) + " (" + sorted[i].what + ")";
-  const std::string msg = "needs about " + gib(sorted[0].bytes) + " of memory (" + sorted[0].what + " of float32)" +
+  const std::string msg = "needs about " + gib(sorted[0].bytes) + " of memory (" + sorted[0].what +
+                          (sorted[0].floats ? " of float32" : "") + ")" +
                           (sorted.size() > 1 ? ", the whole network about " + gib(m.per_rank) + " per process" : "") +
                           ", but this machine has " + gib(m.available) + " available per process" +
                           (m.ranks_here > 1 ? " (" + std::to_string(m.ranks_here) + " processes here)" : "") +
+                          " and a network may use at most " + std::to_string(int(kMemoryFraction * 100 + 0.5)) +
+                          "% of that (" + gib(m.limit) + ")" +
                           (sorted.size() > 1 ? "; largest: " + largest : std::string()) +
                           "; reduce nx/ny/nf, patch_size or simulation.batch_size, or use more MPI processes";
   if (sorted[0].params) sorted[0].params->fail_block(msg);

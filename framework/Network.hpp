@@ -27,10 +27,12 @@ struct MemoryItem {
   std::string object;  // "layers.V1", "connections.D", "rank 0"
   const ParamSet* params = nullptr;
   std::string what;
+  bool floats = true;  // float32 buffers (else e.g. a dataset's bytes as read from its file)
 };
 struct MemoryEstimate {
   std::vector<MemoryItem> items;
   double per_rank = 0, available = 0;
+  double limit = 0;  // what the network may use: kMemoryFraction of `available`
   int ranks = 1, ranks_here = 1;
   std::string str() const;  // a table for `laminar check`
 };
@@ -48,9 +50,16 @@ struct NetworkSpec {
 
 class Network {
  public:
+  // Run: build to simulate. Plan: everything but the allocation (`laminar check`, `describe
+  // --schedule`): every object built and resolved, data files opened and their headers checked,
+  // geometry, schedule, decomposition and the memory estimate, but no layer buffer allocated (sizes
+  // come from the geometry), so that checking a network that fits the estimate costs no memory.
+  enum class Mode { Run, Plan };
   // Builds every object, resolves names and geometry, checks compatibility, derives the
-  // schedule and allocates buffers for the simulation's batch size.
-  explicit Network(const NetworkSpec& spec);
+  // schedule and (Mode::Run) allocates buffers for the simulation's batch size.
+  explicit Network(const NetworkSpec& spec, Mode mode = Mode::Run);
+  // False for a Mode::Plan network (no buffers: it cannot be simulated).
+  bool allocated() const { return mode_ == Mode::Run; }
 
   const NetworkSpec& spec() const { return spec_; }
   const SimulationConfig& sim() const { return sim_; }
@@ -74,9 +83,12 @@ class Network {
   long steps() const { return sim_.steps; }
   // Where the numeric kernels run (simulation.backend).
   Backend& backend() const { return *backend_; }
-  // Estimated memory per process (this run's decomposition). The constructor refuses, before
-  // allocating, a network whose estimate exceeds the memory available, naming the largest buffers.
+  // Estimated memory per process (this run's decomposition): layer buffers, weights and what input
+  // layers hold (Layer::data_bytes(), e.g. a dataset read whole). The constructor refuses, before
+  // allocating (in both modes), a network whose estimate exceeds kMemoryFraction of the memory
+  // available, naming the largest items.
   MemoryEstimate memory() const;
+  static constexpr double kMemoryFraction = 0.8;
 
  private:
   void infer_geometry();
@@ -88,6 +100,7 @@ class Network {
   std::size_t index_of(const Layer& l) const;
 
   NetworkSpec spec_;
+  Mode mode_ = Mode::Run;
   SimulationConfig sim_;
   Backend* backend_ = nullptr;
   std::vector<std::unique_ptr<Layer>> layers_;

@@ -15,12 +15,11 @@ void ErrorLayer::resolve(Network& net) {
   mask_ = &net.layer(params_.string("mask"), params_, "mask");
 }
 
-void ErrorLayer::allocate(int batch) {
+void ErrorLayer::validate() {
   // Checked here, once every layer has resolved (an input that follows another knows its dataset only then).
   if (mask_ && mask_->dataset_size() == 0)
     params_.fail("mask", "layer '" + mask_->name() + "' (" + mask_->type() +
                              ") is not an input layer; mask names the input whose modality's presence gates this error");
-  Layer::allocate(batch);
 }
 
 void ErrorLayer::update(long) {

@@ -15,7 +15,7 @@ class ErrorLayer : public Layer {
   double energy_of(const Tensor& activity, int b) const override;
   bool energy_reduction(ReduceItem& item, double& factor) const override;
   void resolve(Network& net) override;
-  void allocate(int batch) override;
+  void validate() override;
 
  private:
   float scale_ = 1.0f;

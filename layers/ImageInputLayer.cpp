@@ -112,6 +112,19 @@ void ImageInputLayer::prepare(long step) {
 
 void ImageInputLayer::initialize(const SimulationConfig&) { prepare(0); }
 
+double ImageInputLayer::data_bytes() const {
+  // The data source's own (an IDX file is read whole), the labels, two epochs' shuffled orders, one
+  // decoded image and the items and presence of each batch element (at most the whole batch here).
+  return double(source_->memory_bytes()) + (labels_ ? label_table_bytes(*labels_) : 0.0) +
+         (shuffle_ ? 2.0 * double(count_) * sizeof(long) : 0.0) + double(geometry_.size()) * sizeof(float) +
+         double(global_batch_) * (sizeof(long) + sizeof(char));
+}
+
+std::string ImageInputLayer::data_description() const {
+  return source_->memory_bytes() > 0 ? "input data held in memory: " + source_->describe()
+                                     : "input bookkeeping (labels, orders, items) for " + source_->describe();
+}
+
 // New data at the start of the step (at step % display_period == 0), so every layer (and an Error
 // layer's `mask`) sees this step's images and presence whatever its place in the schedule.
 void ImageInputLayer::begin_step(long step) { prepare(step); }

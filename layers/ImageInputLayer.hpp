@@ -34,6 +34,8 @@ class ImageInputLayer : public Layer {
   // following this one, e.g. TextInput, can ask for it whatever the order of begin_step calls).
   void prepare(long step);
   const std::vector<char>* present() const override { return has_presence_ ? &present_ : nullptr; }
+  double data_bytes() const override;
+  std::string data_description() const override;
 
  private:
   void load(long presentation);

@@ -44,4 +44,15 @@ inline char presence_of(const LabelTable& table, std::size_t column, const std::
   return it != table.rows.end() && parse_presence_cell(it->second[column]) == 1 ? 1 : 0;
 }
 
+// About the memory a labels CSV takes once read (its cells and the map's nodes), for the memory estimate.
+inline double label_table_bytes(const LabelTable& t) {
+  double b = 0;
+  for (const auto& c : t.columns) b += 32.0 + double(c.size());
+  for (const auto& [file, cells] : t.rows) {
+    b += 96.0 + double(file.size());  // a map node and its key
+    for (const auto& c : cells) b += 32.0 + double(c.size());
+  }
+  return b;
+}
+
 }  // namespace laminar

@@ -306,6 +306,14 @@ std::string TextInputLayer::text_of(long item) const {
   return trimmed(strings_[std::size_t(item % long(strings_.size()))]);
 }
 
+double TextInputLayer::data_bytes() const {
+  double b = (own_table_ ? label_table_bytes(*own_table_) : 0.0) + double(geometry_.size()) * sizeof(float) +
+             double(global_batch_) * (sizeof(long) + sizeof(char));
+  for (const auto& r : renderers_) b += double(r->memory_bytes());
+  for (const auto& s : strings_) b += 32.0 + double(s.size());
+  return b;
+}
+
 bool TextInputLayer::fires(long step) const {
   return follow_ ? follow_->fires(step) : step % display_period_ == 0;
 }

@@ -24,6 +24,7 @@ class TextRenderer {
   TextRenderer(std::vector<unsigned char> font_data, float font_px, bool shrink, bool center);
   static std::vector<unsigned char> read_font(const std::string& path);  // throws UserError
   bool valid() const { return valid_; }
+  std::size_t memory_bytes() const { return data_.size() + info_.size(); }
   // Width and height in pixels of `text` at the font size (advance widths with kerning; ascent + descent).
   double width(const std::string& text) const;
   double height() const;
@@ -62,6 +63,8 @@ class TextInputLayer : public Layer {
   long dataset_size() const override;
   const std::vector<long>* current_items() const override { return &current_; }
   const std::vector<char>* present() const override { return &present_; }
+  double data_bytes() const override;
+  std::string data_description() const override { return "input data held in memory (fonts, texts, labels)"; }
   // The string item `item` shows ("" when absent).
   std::string text_of(long item) const;
   // How item `item` is drawn: index into the layer's fonts, em-size factor, shift in pixels.
