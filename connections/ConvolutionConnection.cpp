@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "framework/FileCheck.hpp"
+#include "framework/Hdf5Dataset.hpp"
 #include "framework/Network.hpp"
 #include "framework/Parallel.hpp"
 #include "framework/Random.hpp"
@@ -70,6 +72,12 @@ void ConvolutionConnection::read_init_file(float* out) const {
   auto fail = [&](const std::string& m) { p.fail("init_file", file + ": " + m); };
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) fail("weights file not found");
+  if (std::filesystem::is_directory(file, ec)) fail("expected an HDF5 file, found a folder");
+  try {
+    require_regular_file(file);
+  } catch (const UserError& e) {
+    p.fail("init_file", e.what());
+  }
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) fail("not a readable HDF5 file");
@@ -77,7 +85,12 @@ void ConvolutionConnection::read_init_file(float* out) const {
     H5Fclose(f);
     fail("no dataset '" + dset + "' (set init_dataset)");
   }
-  hid_t d = H5Dopen2(f, dset.c_str(), H5P_DEFAULT);
+  std::string problem;
+  hid_t d = open_hdf5_dataset(f, dset, problem);
+  if (d < 0) {
+    H5Fclose(f);
+    fail(problem);
+  }
   hid_t sp = H5Dget_space(d);
   hsize_t dims[8] = {0};
   int rank = H5Sget_simple_extent_ndims(sp);

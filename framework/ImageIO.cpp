@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "framework/Error.hpp"
+#include "framework/FileCheck.hpp"
+#include "framework/Hdf5Dataset.hpp"
 #include "stb/stb_image.h"
 #include "stb/stb_image_write.h"
 
@@ -22,6 +24,7 @@ std::vector<std::uint8_t> read_file_maybe_gz(const std::string& path) {
   std::error_code ec;  // the non-throwing overloads: a path too long or unreadable is "not found", not a crash
   if (!fs::exists(path, ec)) throw UserError(path + ": data file not found" + (ec ? " (" + ec.message() + ")" : ""));
   if (fs::is_directory(path, ec)) throw UserError(path + ": expected a file, found a folder");
+  require_regular_file(path);
   gzFile f = gzopen(path.c_str(), "rb");  // reads plain files too
   if (!f) throw UserError(path + ": cannot open (" + std::strerror(errno) + ")");
   std::vector<std::uint8_t> data;
@@ -127,6 +130,43 @@ class IdxSource : public DataSource {
 
 // ---------------------------------------------------------------- image folder
 
+// Why stbi_info cannot read `path`. stb tries every format in turn, so its own reason is that of
+// the last one tried ("unknown image type") even for a PNG whose header it rejected; a PNG's
+// IHDR is read here to say what is wrong with it.
+std::string unreadable_image_reason(const std::string& path) {
+  const std::string stb_reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown reason";
+  std::uint8_t head[26] = {0};
+  std::size_t got = 0;
+  if (std::FILE* fp = std::fopen(path.c_str(), "rb")) {
+    got = std::fread(head, 1, sizeof head, fp);
+    std::fclose(fp);
+  }
+  static const std::uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (got < 8 || std::memcmp(head, kPng, 8) != 0) return "cannot read image (" + stb_reason + ")";
+  if (got < 26 || std::memcmp(head + 12, "IHDR", 4) != 0)
+    return "cannot read image: corrupt PNG (no IHDR header chunk)";
+  auto be32 = [&](int o) {
+    return (std::uint64_t(head[o]) << 24) | (std::uint64_t(head[o + 1]) << 16) | (std::uint64_t(head[o + 2]) << 8) |
+           std::uint64_t(head[o + 3]);
+  };
+  const std::uint64_t w = be32(16), h = be32(20);
+  const int color = head[25];
+  // stb_image's limits: at most 2^24 pixels a side and 2^30 bytes of 8-bit pixels (a palette
+  // image counted as RGBA).
+  const std::uint64_t n = color == 3 ? 4 : (color & 2 ? 3 : 1) + (color & 4 ? 1 : 0);
+  if (w > (1u << 24) || h > (1u << 24) || w * h * n > (std::uint64_t(1) << 30))
+    return "image too large (" + std::to_string(w) + " x " + std::to_string(h) +
+           ") for the image reader (stb_image reads at most 2^30 bytes of pixels and 2^24 pixels a side)";
+  // Within the limits: stb's PNG decoder says what is wrong (stbi_load of a file with the PNG
+  // signature tries the PNG decoder alone, so its reason is the PNG one).
+  int x, y, c;
+  if (unsigned char* px = stbi_load(path.c_str(), &x, &y, &c, 0)) {
+    stbi_image_free(px);
+    return "cannot read image (" + stb_reason + ")";
+  }
+  return "corrupt PNG: cannot decode it (" + std::string(stbi_failure_reason()) + ")";
+}
+
 class FolderSource : public DataSource {
  public:
   FolderSource(const std::string& dir, int channels) : dir_(dir) {
@@ -148,8 +188,7 @@ class FolderSource : public DataSource {
     for (const auto& name : files_) {
       const std::string path = dir_ + "/" + name;
       int w, h, c;
-      if (!stbi_info(path.c_str(), &w, &h, &c))
-        throw UserError(path + ": cannot read image (" + std::string(stbi_failure_reason()) + ")");
+      if (!stbi_info(path.c_str(), &w, &h, &c)) throw UserError(path + ": " + unreadable_image_reason(path));
       if (&name == &files_[0]) {
         w0 = w, h0 = h, c0 = c;
       } else if (w != w0 || h != h0) {
@@ -158,6 +197,23 @@ class FolderSource : public DataSource {
       }
     }
     geometry_ = Geometry{w0, h0, channels > 0 ? channels : (c0 == 2 ? 1 : c0 == 4 ? 3 : c0)};
+    // Then decode every image once (in parallel; nothing is kept): a valid header over corrupt
+    // pixel data is reported now, not at the step that first shows that image.
+    const long n = long(files_.size());
+    std::vector<std::string> problems(files_.size());
+#pragma omp parallel for schedule(dynamic, 8)
+    for (long i = 0; i < n; ++i) {
+      const std::string path = dir_ + "/" + files_[std::size_t(i)];
+      int w, h, c;
+      if (unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, geometry_.nf))
+        stbi_image_free(px);
+      else
+        problems[std::size_t(i)] = "corrupt image: its header is valid but its image data cannot be decoded (" +
+                                   std::string(stbi_failure_reason()) + ")";
+    }
+    for (long i = 0; i < n; ++i)
+      if (!problems[std::size_t(i)].empty())
+        throw UserError(dir_ + "/" + files_[std::size_t(i)] + ": " + problems[std::size_t(i)]);
   }
   long size() const override { return long(files_.size()); }
   Geometry geometry() const override { return geometry_; }
@@ -165,7 +221,9 @@ class FolderSource : public DataSource {
     std::string path = dir_ + "/" + files_[index];
     int w, h, c;
     unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, geometry_.nf);
-    if (!px) throw UserError(path + ": cannot decode image (" + std::string(stbi_failure_reason()) + ")");
+    if (!px)
+      throw UserError(path + ": cannot decode image (" + std::string(stbi_failure_reason()) +
+                      "); the file is corrupt or changed since the run started");
     if (w != geometry_.nx || h != geometry_.ny) {
       stbi_image_free(px);
       throw UserError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " but the folder's first image (" +
@@ -193,6 +251,8 @@ class Hdf5Source : public DataSource {
   Hdf5Source(const std::string& path, const std::string& dataset) : path_(path), dataset_(dataset) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw UserError(path + ": data file not found" + (ec ? " (" + ec.message() + ")" : ""));
+    if (fs::is_directory(path, ec)) throw UserError(path + ": expected an HDF5 file, found a folder");
+    require_regular_file(path);
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file_ < 0) throw UserError(path + ": not a readable HDF5 file");
@@ -200,7 +260,12 @@ class Hdf5Source : public DataSource {
       H5Fclose(file_);
       throw UserError(path + ": no dataset '" + dataset + "' (set `dataset:` to the array's name)");
     }
-    dset_ = H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT);
+    std::string problem;
+    dset_ = open_hdf5_dataset(file_, dataset, problem);
+    if (dset_ < 0) {
+      close();
+      throw UserError(path + ": " + problem);
+    }
     hid_t space = H5Dget_space(dset_);
     int rank = H5Sget_simple_extent_ndims(space);
     hsize_t dims[8] = {0};
@@ -316,11 +381,15 @@ std::vector<std::string> split_csv(const std::string& line) {
 }  // namespace
 
 LabelTable LabelTable::read(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw UserError(path + ": expected a labels CSV file, found a folder");
+  require_regular_file(path);
   std::ifstream in(path);
   if (!in) throw UserError(path + ": labels CSV not found");
   LabelTable t;
   std::string line;
   if (!std::getline(in, line)) throw UserError(path + ":1: empty labels CSV (expected a header such as file,label)");
+  if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte order mark (spreadsheet exports)
   t.columns = split_csv(line);
   auto col = [&](const std::string& name) {
     auto it = std::find(t.columns.begin(), t.columns.end(), name);
@@ -338,6 +407,18 @@ LabelTable LabelTable::read(const std::string& path) {
     t.rows[cells[file_col]] = cells;
   }
   return t;
+}
+
+long LabelTable::require_matches(long count, const std::function<std::string(long)>& name_of,
+                                 const std::string& images, const std::string& path) const {
+  long matched = 0;
+  for (long i = 0; i < count; ++i) matched += rows.count(name_of(i)) ? 1 : 0;
+  if (matched > 0) return matched;
+  if (rows.empty())
+    throw UserError(path + ": the CSV has a header but no rows (expected one row per image: its file name, its label)");
+  throw UserError(path + ": 0 of its " + std::to_string(rows.size()) + " rows name an image of " + images +
+                  ": e.g. image '" + (count > 0 ? name_of(0) : std::string()) + "' has no row, and the first row's file is '" + rows.begin()->first +
+                  "' (the `file` column holds the images' file names, with their extension)");
 }
 
 std::string LabelTable::label(const std::string& file) const {

@@ -2,6 +2,7 @@
 // Data sources for input layers (IDX as in MNIST/Fashion-MNIST, folders of PNG/JPEG images,
 // HDF5 arrays) and PNG writers for images and dictionary tiles.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,6 +48,11 @@ struct LabelTable {
   std::map<std::string, std::vector<std::string>> rows;  // file -> cells
   std::string label(const std::string& file) const;     // "" when absent
   static LabelTable read(const std::string& path);
+  // How many of `count` images (named by `name_of`, described by `images`) have a row; an error
+  // naming the CSV `path` (and an image that has none) when not one has, e.g. names written
+  // without their extension, or a header alone.
+  long require_matches(long count, const std::function<std::string(long)>& name_of, const std::string& images,
+                       const std::string& path) const;
 };
 
 // 8-bit PNG (grey, RGB or RGBA).

@@ -8,7 +8,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+
+#include "framework/FileCheck.hpp"
 
 namespace laminar {
 
@@ -57,6 +60,82 @@ std::string describe_node(const YAML::Node& n) {
     }
     default: return "an undefined value";
   }
+}
+
+// Text quoted in a message, at most `n` bytes (cut on a UTF-8 character boundary) and "...": a
+// --set value or key path can be kilobytes long (e.g. 10000 nested brackets).
+std::string clip(const std::string& s, std::size_t n = 80) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n) + "...";
+}
+
+Location mark_location(const std::string& file, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return m.line < 0 ? Location{file} : Location{file, m.line + 1, m.column + 1};
+}
+
+// `<<` written plainly (a quoted '<<' is an ordinary key), or tagged !!merge.
+bool is_merge_key(const YAML::Node& key) {
+  return key.IsScalar() && key.Scalar() == "<<" && (key.Tag() == "?" || key.Tag() == "tag:yaml.org,2002:merge");
+}
+
+// YAML merge keys (`<<: *defaults` or `<<: [*a, *b]`), which yaml-cpp keeps as an ordinary key:
+// each key of the merged mappings that the mapping does not give itself is added to it (of a
+// list, the first mapping giving a key wins), and `<<` is removed, as the YAML merge type says.
+// The added keys are the anchored key nodes, so an error in one points at the line of the
+// anchor that gave it; each added value is a node of its own sharing the anchored value, so a
+// --set of one mapping's key does not change the mappings it was merged from or into.
+// Children first, so that a merged mapping has its own merges applied. `budget` bounds the
+// walk (aliases can share one node many times over); `depth` catches an alias to an ancestor.
+void apply_merge_keys(const YAML::Node& node, const std::string& file, int depth, long& budget) {
+  if (--budget < 0)
+    throw UserError(Location{file}, "YAML aliases expand to too many nodes (over a million) to apply merge keys (<<)");
+  if (depth > 2500)
+    throw UserError(mark_location(file, node), "YAML nested too deeply (an alias inside the node it refers to?)");
+  if (node.IsSequence()) {
+    for (const auto& e : node) apply_merge_keys(e, file, depth + 1, budget);
+    return;
+  }
+  if (!node.IsMap()) return;
+  YAML::Node merge_key, merge;
+  bool merges = false;
+  std::set<std::string> own;
+  for (const auto& kv : node) {
+    apply_merge_keys(kv.second, file, depth + 1, budget);
+    if (is_merge_key(kv.first)) {
+      if (merges)
+        throw UserError(mark_location(file, kv.first), "<<: merge key given twice (merge several mappings with <<: [*a, *b])");
+      merges = true;
+      merge_key = kv.first;
+      merge = kv.second;
+    } else if (kv.first.IsScalar()) {
+      own.insert(kv.first.Scalar());
+    }
+  }
+  if (!merges) return;
+  std::vector<YAML::Node> sources;
+  auto bad = [&](const YAML::Node& v) {
+    throw UserError(mark_location(file, v), "<<: a merge key takes a mapping or a list of mappings (e.g. <<: *defaults), got " +
+                                               describe_node(v));
+  };
+  if (merge.IsMap()) {
+    sources.push_back(merge);
+  } else if (merge.IsSequence()) {
+    for (const auto& e : merge) {
+      if (!e.IsMap()) bad(e);
+      sources.push_back(e);
+    }
+  } else {
+    bad(merge);
+  }
+  YAML::Node map = node;  // a handle on the same mapping, to modify it
+  map.remove(merge_key);
+  for (const auto& source : sources)
+    for (const auto& kv : source) {
+      if (!kv.first.IsScalar() || !own.insert(kv.first.Scalar()).second) continue;
+      map[kv.first] = kv.second;
+    }
 }
 
 }  // namespace
@@ -238,6 +317,8 @@ ParamsDocument ParamsDocument::parse(const std::string& text, const std::string&
     throw UserError(Location{name, 1, 1}, "expected a YAML mapping with sections 'simulation', "
                                           "'layers', 'connections', 'probes'; got " +
                                               describe_node(d.root_));
+  long budget = 1000000;
+  apply_merge_keys(d.root_, name, 0, budget);
   return d;
 }
 
@@ -245,6 +326,7 @@ ParamsDocument ParamsDocument::load(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw UserError(path + ": is a folder, not a params file (give the YAML file inside it)");
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": cannot open params file (" + std::strerror(errno) + ")");
   std::stringstream ss;
@@ -253,23 +335,26 @@ ParamsDocument ParamsDocument::load(const std::string& path) {
 }
 
 void ParamsDocument::set_override(const std::string& assignment, const std::string& option) {
-  const std::string written = option.empty() ? "--set " + assignment : option;
+  const std::string written = clip(option.empty() ? "--set " + assignment : option);
   const Location cli{"command line (" + written + ")"};
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw UserError(cli, "expected KEY.PATH=VALUE, e.g. --set layers.V1.lambda=0.2");
   std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  // std::getline drops a trailing empty piece: `simulation.steps.` would be `simulation.steps`.
+  if (path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos)
+    throw UserError(cli, "empty key in path '" + clip(path) + "' (a leading, trailing or doubled '.')");
   std::vector<std::string> keys;
   std::stringstream ps(path);
-  for (std::string k; std::getline(ps, k, '.');) {
-    if (k.empty()) throw UserError(cli, "empty key in path '" + path + "'");
-    keys.push_back(k);
-  }
+  for (std::string k; std::getline(ps, k, '.');) keys.push_back(k);
   YAML::Node value;
   try {
     value = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {  // its own message is only "bad file"
+    throw UserError(cli, "value '" + clip(text) + "' is not valid YAML: nested too deeply (the parser stops at " +
+                             std::to_string(e.depth()) + " levels of [ ] or { })");
   } catch (const YAML::ParserException& e) {
-    throw UserError(cli, "value '" + text + "' is not valid YAML: " + e.msg);
+    throw UserError(cli, "value '" + clip(text) + "' is not valid YAML: " + e.msg);
   }
   // Walk down with fresh handles (YAML::Node assignment would rebind, not replace).
   std::vector<YAML::Node> chain{root_};
@@ -282,7 +367,7 @@ void ParamsDocument::set_override(const std::string& assignment, const std::stri
       std::vector<std::string> known;
       if (parent.IsMap())
         for (const auto& kv : parent) known.push_back(kv.first.Scalar());
-      throw UserError(cli, "'" + walked + "' is not a section of " + file_ +
+      throw UserError(cli, "'" + clip(walked) + "' is not a section of " + file_ +
                                did_you_mean(keys[i], known));
     }
     chain.push_back(child);

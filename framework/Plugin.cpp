@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "framework/FileCheck.hpp"
 #include "framework/Params.hpp"
 
 namespace laminar {
@@ -16,6 +17,11 @@ void Registry::load_plugin(const std::string& path, const std::string& where) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail("plugin file '" + path + "' not found");
   if (fs::is_directory(path, ec)) fail("plugin '" + path + "' is a directory, not a shared library (.so)");
+  try {
+    require_regular_file(path);  // dlopen of a FIFO would block
+  } catch (const UserError& e) {
+    fail(std::string("plugin ") + e.what());
+  }
   const std::string file = fs::canonical(path, ec).string();
   if (std::find(plugins_.begin(), plugins_.end(), file) != plugins_.end()) return;  // already loaded
 

@@ -10,7 +10,8 @@ Schema SimulationConfig::schema() {
   Schema s;
   s.optional_integer("steps", 1, 1e15, "Number of timesteps to run (give this or `epochs`).")
       .optional_real("epochs", 0, 1e9,
-                     "Passes over the largest input dataset; steps = ceil(epochs * images / batch_size) * display_period.")
+                     "Passes over the largest input dataset; steps = ceil(epochs * images / batch_size) * display_period.",
+                     true)
       .real("dt", 1.0, 0, Schema::inf, "Timestep, in the same units as each LCA layer's tau.", true)
       .integer("batch_size", 1, 1, 1 << 20, "Batch elements simulated side by side (each sees its own input).")
       .integer("seed", 1, 0, 9.0e15, "Seed for every random choice (weights, membranes, shuffling).")

@@ -26,6 +26,13 @@ ImageInputLayer::ImageInputLayer(const BuildContext& ctx) : Layer(ctx) {
   count_ = source_->size();
   if (count_ <= 0) p.fail("path", source_->describe() + " holds no images");  // item_for() divides by it
   if (p.integer("limit") > 0) count_ = std::min<long>(count_, p.integer("limit"));
+  if (labels_) {
+    try {
+      labels_->require_matches(count_, [&](long i) { return source_->name(i); }, source_->describe(), p.string("labels"));
+    } catch (const UserError& e) {
+      p.fail("labels", e.what());
+    }
+  }
   const Geometry data = source_->geometry();
   if (geometry_.known() && !(geometry_ == data))
     p.fail_block("nx, ny, nf give " + geometry_.str() + " but " + source_->describe() + " holds images of " + data.str() +

@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 
+#include "framework/FileCheck.hpp"
 #include "framework/ImageIO.hpp"
 #include "framework/Network.hpp"
 #include "framework/Random.hpp"
@@ -67,6 +68,9 @@ std::vector<int> utf8_codepoints(const std::string& s) {
 // ---------------------------------------------------------------- TextRenderer
 
 std::vector<unsigned char> TextRenderer::read_font(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw UserError(path + ": expected a font file, found a folder");
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": font file not found (Debian: apt-get install fonts-liberation)");
   return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), {});
@@ -248,6 +252,14 @@ void TextInputLayer::resolve(Network& net) {
     table_ = own_table_ ? own_table_.get() : follow_->labels();
     if (!table_)
       p.fail("follow", "ImageInput '" + l.name() + "' has no `labels` CSV; give it one, or give this layer `labels`");
+    if (own_table_) {  // the followed layer checked its own CSV against its images; this one is checked here
+      try {
+        own_table_->require_matches(follow_->dataset_size(), [&](long i) { return follow_->item_file(i); },
+                                    "ImageInput '" + l.name() + "'", p.string("labels"));
+      } catch (const UserError& e) {
+        p.fail("labels", e.what());
+      }
+    }
   } else {
     table_ = own_table_.get();
   }

@@ -13,7 +13,7 @@ A case is a YAML params file under cases/ whose leading comment lines say what t
 
 Substitutions in args and expect: {params} the case file, {name} its file name, {work} the
 scratch working directory (laminar runs there, so relative data paths such as data/tiny.idx
-resolve in it), {data} = {work}/data.
+resolve in it), {data} = {work}/data. In args, '' alone is an empty argument.
 
 Every non-zero case must: exit with the expected code (not a signal), finish within the timeout,
 and print exactly one `laminar: error:` message on stderr, at its start, with no crash noise
@@ -109,6 +109,39 @@ def make_fixtures(data):
         f.write(bytes(np.random.default_rng(1).integers(0, 256, size=512, dtype=np.uint8)))
     with open(os.path.join(data, "a-regular-file"), "w") as f:
         f.write("output cannot go under this\n")
+    # Special files and what laminar used to accept silently or report misleadingly (cases C3-...).
+    os.mkfifo(os.path.join(data, "fifo"))  # opening it for reading blocks until a writer comes: never
+    for name, text in [("labels-bom.csv", "\ufefffile,label\nimg0.png,shoe\nimg1.png,bag\nimg2.png,shirt\n"),
+                       ("labels-header-only.csv", "file,label\n"),
+                       ("labels-no-match.csv", "file,label\nimg0,shoe\nimg1,bag\nimg2,shirt\n")]:  # no extension
+        with open(os.path.join(data, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    os.makedirs(os.path.join(data, "folder-corrupt-data"))  # valid headers, one with corrupt pixel data
+    for i in range(3):
+        write_png(os.path.join(data, "folder-corrupt-data", f"img{i}.png"), imgs[i])
+    with open(os.path.join(data, "folder-corrupt-data", "img1.png"), "r+b") as f:
+        png = bytearray(f.read())
+        idat = png.index(b"IDAT") + 4
+        png[idat:idat + 12] = b"\xff" * 12  # the zlib stream's start: the CRC is not checked by stb
+        f.seek(0)
+        f.write(png)
+    os.makedirs(os.path.join(data, "folder-too-large"))  # a PNG header over stb_image's limits
+    write_png(os.path.join(data, "folder-too-large", "img0.png"), imgs[0])
+    with open(os.path.join(data, "folder-too-large", "img1.png"), "wb") as f:
+        ihdr = b"IHDR" + struct.pack(">IIBBBBB", 20000, 20000, 8, 6, 0, 0, 0)  # RGBA: 1.6 GB of pixels
+        f.write(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr) & 0xFFFFFFFF))
+        f.write(struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND") & 0xFFFFFFFF))
+    with h5py.File(os.path.join(data, "dangling.h5"), "w") as f:
+        f["images"] = h5py.SoftLink("/nowhere")
+        f["weights"] = h5py.SoftLink("/nowhere")
+    with h5py.File(os.path.join(data, "external.h5"), "w") as f:
+        f["images"] = h5py.ExternalLink("weights-ok.h5", "/weights")
+    with h5py.File(os.path.join(data, "damaged.h5"), "w") as f:
+        f["images"] = np.zeros((4, 8, 8), np.uint8)
+        header = h5py.h5o.get_info(f["images"].id).addr  # the dataset's object header
+    with open(os.path.join(data, "damaged.h5"), "r+b") as f:
+        f.seek(header)
+        f.write(b"\xff" * 64)
 
 
 def parse_case(path):
@@ -148,7 +181,7 @@ def main():
         data = os.path.join(work, "data")
         make_fixtures(data)
         subst = {"params": case_file, "name": os.path.basename(case_file), "work": work, "data": data}
-        args = [a.format(**subst) for a in spec["args"].split()]
+        args = ["" if a == "''" else a.format(**subst) for a in spec["args"].split()]
         expect = [e.format(**subst) for e in spec["expect"]]
         try:
             proc = subprocess.run([exe] + args, cwd=work, capture_output=True, text=True, errors="replace",
