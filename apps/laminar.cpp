@@ -1,5 +1,6 @@
 // The `laminar` command: run, check and describe networks declared in YAML params files.
 #include <CLI/CLI.hpp>
+#include <hdf5.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -58,7 +59,7 @@ int run_main(int argc, char** argv) {
   std::vector<std::string> sets, plugins;
   bool quiet = false, verbose = false, gpu = false;
   std::string restart;
-  bool resume = false;
+  bool resume = false, overwrite = false;
 
   auto* run = app.add_subcommand("run", "Run a network: learn, infer and record what its probes ask for.");
   run->add_option("params", params_file, "YAML params file")->required();
@@ -74,6 +75,9 @@ int run_main(int argc, char** argv) {
   run->add_flag("--resume", resume,
                 "Continue from the newest complete checkpoint in the output directory if there is one "
                 "(else start); the output so far is kept (as simulation.resume: true)");
+  run->add_flag("--overwrite", overwrite,
+                "Replace the run already in the output directory (its laminar.h5, tables and checkpoints); "
+                "without it a used folder is refused");
 
   auto* check = app.add_subcommand("check", "Validate a params file and print the resolved network and its schedule.");
   check->add_option("params", params_file, "YAML params file")->required();
@@ -142,17 +146,44 @@ int run_main(int argc, char** argv) {
       std::cout << "laminar: backend " << net.backend().name() << " (" << net.backend().description() << ")\n";
     // Which checkpoint to continue from, checked against this network before the output is touched.
     std::string from;
+    const bool resuming = resume || net.sim().resume;
+    if (overwrite && (resuming || !restart.empty()))
+      throw UserError("--overwrite replaces the run in the output folder; it cannot be combined with --resume, "
+                      "--restart or simulation.resume");
     if (!restart.empty()) {
       from = find_checkpoint(restart);
       if (from.empty()) throw UserError(restart + ": no complete checkpoint in this folder");
-    } else if (resume || net.sim().resume) {
+    } else if (resuming) {
       std::error_code ec;
       if (std::filesystem::is_directory(net.sim().output, ec)) from = find_checkpoint(net.sim().output);
     }
     std::optional<CheckpointInfo> info;
     if (!from.empty()) info = inspect_checkpoint(from, net);
-    Output out(net.sim().output, comm.root(), info ? &info->mark : nullptr);
-    Simulation sim(net, out, RunOptions{quiet, verbose});
+    OutputOptions oo;
+    oo.writer = comm.root();
+    oo.overwrite = overwrite;
+    oo.params = net.spec().resolved_yaml;
+    if (info) {
+      oo.resume = &info->mark;
+      oo.run_id = info->run_id;
+    } else if (resuming && comm.root()) {
+      // Nothing to resume from: an earlier try of this same run that stopped before its first
+      // checkpoint is started over; anything else in the folder is refused by Output.
+      const OutputHeader h = read_output_header(net.sim().output);
+      if (h.exists && h.readable && !h.params.empty()) {
+        const std::string diff = params_difference(h.params, net.spec().resolved_yaml);
+        if (!diff.empty())
+          throw UserError(net.sim().output + ": holds the output of a different network (" + diff +
+                          ") and no checkpoint to resume; write elsewhere with --output NEW, or replace it with "
+                          "--overwrite");
+        oo.overwrite = true;
+      }
+    }
+    // Every input (e.g. weights from a file in this folder) is read before the output is created.
+    Simulation sim(net, RunOptions{quiet, verbose});
+    sim.prepare();
+    Output out(net.sim().output, oo);
+    sim.attach(out);
     if (info) {
       sim.resume(*info);
       if (!quiet) {
@@ -163,6 +194,7 @@ int run_main(int argc, char** argv) {
       }
     }
     long n = sim.run() - sim.first_step();
+    out.close();
     if (!quiet) std::cout << "laminar: ran " << n << " steps; output in " << out.file_path() << "\n";
     if (!quiet && net.backend().memory()) {
       const DeviceMemory::Traffic& t = net.backend().memory()->traffic;
@@ -224,6 +256,9 @@ int run_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Files are closed explicitly (Output::close, the destructors); HDF5's own exit-time cleanup would
+  // retry a close that failed on a full disk and crash in it.
+  H5dont_atexit();
   CommunicatorSession session(&argc, &argv);  // MPI when started by mpirun
   Communicator& comm = Communicator::world();
   // Under MPI a failing process names itself and stops every process (MPI_Abort), so that no

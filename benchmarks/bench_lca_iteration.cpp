@@ -150,7 +150,7 @@ struct Engine {
       : doc(ParamsDocument::parse(params_yaml(batch, write_images(batch), out.string()), "bench.yaml")),
         spec(NetworkSpec::from(doc, Registry::builtin())),
         net(spec),
-        output(out.string()),
+        output(out.string(), OutputOptions{.overwrite = true}),
         sim(net, output, RunOptions{.quiet = true}) {
     sim.initialize();
     for (; n < kWarmup; ++n) sim.step(n);

@@ -76,7 +76,7 @@ def dense_flops_per_step(check_out: str) -> tuple[float, list]:
 
 def run(laminar, params, out, sets, quiet=True):
     env = dict(os.environ)
-    cmd = [laminar, "run", params, "--output", out, *sets] + (["-q"] if quiet else [])
+    cmd = [laminar, "run", params, "--output", out, "--overwrite", *sets] + (["-q"] if quiet else [])
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     secs = time.perf_counter() - t0

@@ -49,7 +49,7 @@ def params(tmp, side, batch, steps, out):
 def run(exe, path, np_, out, threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMPI_ALLOW_RUN_AS_ROOT="1",
                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(np_), exe, "run", path, "-q", "-o", out]
+    cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(np_), exe, "run", path, "-q", "-o", out, "--overwrite"]
     subprocess.run(cmd, check=True, env=env, capture_output=True)
     with h5py.File(os.path.join(out, "laminar.h5")) as f:
         return float(f.attrs["run_seconds"]), float(f.attrs["halo_seconds"]), f.attrs["mpi_decomposition"]

@@ -7,6 +7,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <type_traits>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -25,6 +28,85 @@ void fsync_path(const std::string& path) {
     ::fsync(fd);
     ::close(fd);
   }
+}
+
+// ---- Content digest: FNV-1a 64 over every object's name, every attribute's name and bytes (but the
+// root's `digest`) and every dataset's shape and bytes, in name order. Computed on the file, so the
+// writer and the reader hash the same thing.
+
+struct DigestState {
+  std::uint64_t h = kFnvOffset;
+  bool ok = true;
+  void add(const void* p, std::size_t n) { h = fnv1a(p, n, h); }
+  void add(const std::string& s) { add(s.data(), s.size() + 1); }
+};
+
+herr_t digest_attribute(hid_t obj, const char* name, const H5A_info_t*, void* data) {
+  auto& d = *static_cast<DigestState*>(data);
+  if (std::string(name) == "digest") return 0;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  if (a < 0) return d.ok = false, -1;
+  hid_t stored = H5Aget_type(a);
+  hid_t mem = H5Tget_class(stored) == H5T_STRING ? H5Tcopy(stored) : H5Tget_native_type(stored, H5T_DIR_ASCEND);
+  hid_t space = H5Aget_space(a);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  const std::size_t size = H5Tget_size(mem);
+  bool ok = n >= 0 && n < (1 << 24) && size > 0 && size < (1u << 24) && !H5Tis_variable_str(mem);
+  std::vector<unsigned char> buf(ok ? std::size_t(n) * size : 0);
+  if (ok && H5Aread(a, mem, buf.data()) < 0) ok = false;
+  H5Sclose(space);
+  H5Tclose(mem);
+  H5Tclose(stored);
+  H5Aclose(a);
+  if (!ok) return d.ok = false, -1;
+  d.add(std::string(name));
+  d.add(buf.data(), buf.size());
+  return 0;
+}
+
+herr_t digest_object(hid_t root, const char* name, const H5O_info_t* info, void* data) {
+  auto& d = *static_cast<DigestState*>(data);
+  d.add(std::string(name));
+  hid_t obj = H5Oopen(root, name, H5P_DEFAULT);
+  if (obj < 0) return d.ok = false, -1;
+  hsize_t at = 0;
+  if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &at, digest_attribute, data) < 0) d.ok = false;
+  if (d.ok && info->type == H5O_TYPE_DATASET) {
+    hid_t stored = H5Dget_type(obj);
+    hid_t mem = H5Tget_native_type(stored, H5T_DIR_ASCEND);
+    hid_t space = H5Dget_space(obj);
+    const int rank = H5Sget_simple_extent_ndims(space);
+    std::vector<hsize_t> dims(std::max(rank, 0));
+    if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+    const hssize_t n = H5Sget_simple_extent_npoints(space);
+    const std::size_t size = H5Tget_size(mem);
+    bool ok = rank >= 0 && n >= 0 && size > 0 && double(n) * double(size) < double(1ull << 36) &&
+              H5Tget_class(stored) != H5T_STRING;
+    d.add(dims.data(), dims.size() * sizeof(hsize_t));
+    std::vector<unsigned char> buf(ok ? std::size_t(n) * size : 0);
+    if (ok && !buf.empty() && H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) ok = false;
+    d.add(buf.data(), buf.size());
+    H5Sclose(space);
+    H5Tclose(mem);
+    H5Tclose(stored);
+    if (!ok) d.ok = false;
+  }
+  H5Oclose(obj);
+  return d.ok ? 0 : -1;
+}
+
+// false when some object cannot be read.
+bool content_digest(hid_t file, std::uint64_t& h) {
+  DigestState d;
+  if (H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, digest_object, &d) < 0) d.ok = false;
+  h = d.h;
+  return d.ok;
+}
+
+std::string hex64(std::uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)v);
+  return buf;
 }
 
 class H5File {
@@ -49,7 +131,7 @@ class H5File {
     if (d >= 0) H5Dclose(d);
     H5Pclose(lcpl);
     H5Sclose(space);
-    if (st < 0) throw UserError(path_ + ": writing " + name + " failed (disk full?)");
+    if (st < 0) throw UserError(path_ + ": writing " + name + " failed (" + io_error_cause(errno) + ")");
   }
   void attribute(const std::string& name, long long value, const std::string& object = "/") {
     hid_t obj = H5Oopen(id_, object.c_str(), H5P_DEFAULT);
@@ -60,7 +142,7 @@ class H5File {
     herr_t st = H5Awrite(a, H5T_NATIVE_LLONG, &value);
     H5Aclose(a);
     H5Sclose(space);
-    if (st < 0) throw UserError(path_ + ": writing attribute " + name + " failed");
+    if (st < 0) throw UserError(path_ + ": writing attribute " + name + " failed (" + io_error_cause(errno) + ")");
   }
   void attribute(const std::string& name, const std::string& value) {
     hid_t type = H5Tcopy(H5T_C_S1);
@@ -71,10 +153,20 @@ class H5File {
     H5Aclose(a);
     H5Sclose(space);
     H5Tclose(type);
-    if (st < 0) throw UserError(path_ + ": writing attribute " + name + " failed");
+    if (st < 0) throw UserError(path_ + ": writing attribute " + name + " failed (" + io_error_cause(errno) + ")");
   }
   void flush() {
-    if (H5Fflush(id_, H5F_SCOPE_GLOBAL) < 0) throw UserError(path_ + ": flush failed (disk full?)");
+    if (H5Fflush(id_, H5F_SCOPE_GLOBAL) < 0) throw UserError(path_ + ": flush failed (" + io_error_cause(errno) + ")");
+  }
+  void seal() {  // the digest of everything written, as the last attribute
+    std::uint64_t h = 0;
+    if (!content_digest(id_, h)) throw UserError(path_ + ": reading back the checkpoint failed (" + io_error_cause(errno) + ")");
+    attribute("digest", hex64(h));
+  }
+  void close_checked() {
+    const herr_t st = id_ >= 0 ? H5Fclose(id_) : 0;
+    id_ = -1;
+    if (st < 0) throw UserError(path_ + ": closing the checkpoint failed (" + io_error_cause(errno) + ")");
   }
 
  private:
@@ -113,9 +205,10 @@ std::string CheckpointWriter::write(const Network& net, long step, const OutputM
   char name[64];
   std::snprintf(name, sizeof name, "step-%09ld.h5", step);
   const std::string final_path = dir_ + "/" + name, tmp_path = dir_ + "/." + name + ".tmp";
-  {
+  try {
     H5File f(tmp_path);
     f.attribute("format_version", kFormatVersion);
+    f.attribute("run_id", run_id_);
     f.attribute("step", step);
     f.attribute("params", net.spec().resolved_yaml);
     f.attribute("output_mark", mark.str());
@@ -138,8 +231,12 @@ std::string CheckpointWriter::write(const Network& net, long step, const OutputM
     }
     for (const auto& c : net.connections())
       for (const auto& s : c->state()) f.dataset("connections/" + c->name() + "/" + s.name, H5T_NATIVE_FLOAT, s.data, s.shape);
+    f.seal();
     f.flush();
-    f.close();
+    f.close_checked();
+  } catch (const UserError&) {
+    std::remove(tmp_path.c_str());  // no half-written file is left behind
+    throw;
   }
   fsync_path(tmp_path);
   if (std::rename(tmp_path.c_str(), final_path.c_str()) != 0)
@@ -186,18 +283,21 @@ class H5Reader {
     H5Aclose(a);
     return v;
   }
+  hid_t id() const { return id_; }
   std::string text(const std::string& name) const {
     hid_t a = H5Aopen_by_name(id_, "/", name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
     if (a < 0) throw UserError(path_ + ": not a Laminar checkpoint (attribute " + name + " missing)");
     hid_t type = H5Aget_type(a);
     std::string out;
-    if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)) {
+    const bool ok = H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type) && H5Tget_size(type) < (1u << 28);
+    if (ok) {
       out.resize(H5Tget_size(type));
       if (H5Aread(a, type, out.data()) < 0) out.clear();
       while (!out.empty() && out.back() == '\0') out.pop_back();
     }
     H5Tclose(type);
     H5Aclose(a);
+    if (!ok) throw UserError(path_ + ": not a Laminar checkpoint (attribute " + name + " is not a string)");
     return out;
   }
   // The whole dataset `name`, which must have `shape`.
@@ -219,7 +319,13 @@ class H5Reader {
     std::vector<T> out(n);
     herr_t st = H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
     H5Dclose(d);
-    if (st < 0) throw UserError(path_ + ": reading " + name + " failed");
+    if (st < 0) throw UserError(path_ + ": reading " + name + " failed (not a numeric array?)");
+    if constexpr (std::is_floating_point_v<T>)
+      for (std::size_t i = 0; i < out.size(); ++i)
+        if (!std::isfinite(out[i]))
+          throw UserError(path_ + ": dataset " + name + " holds a non-finite value (" +
+                          (std::isnan(out[i]) ? "NaN" : "Inf") + " at element " + std::to_string(i) +
+                          "); this state cannot be resumed (use an earlier checkpoint)");
     return out;
   }
 
@@ -289,32 +395,55 @@ std::string find_checkpoint(const std::string& path) {
   return {};
 }
 
+std::string params_difference(const std::string& theirs_text, const std::string& ours_text) {
+  YAML::Node theirs, ours;
+  try {
+    theirs = YAML::Load(theirs_text);
+    ours = YAML::Load(ours_text);
+  } catch (const YAML::Exception&) {
+    return "(document) cannot be read";
+  }
+  std::string va, vb;
+  const std::string diff = first_difference(theirs, ours, "", va, vb);
+  if (diff.empty()) return {};
+  auto cut = [](const std::string& v) { return v.size() > 80 ? v.substr(0, 77) + "..." : v; };
+  return diff + " is " + cut(va) + " there but " + cut(vb) + " here";
+}
+
 CheckpointInfo inspect_checkpoint(const std::string& path, const Network& net) {
   H5Reader f(path);
   const long long version = f.integer("format_version");
   if (version != kFormatVersion)
     throw UserError(path + ": checkpoint format version " + std::to_string(version) + ", but this Laminar reads " +
                     std::to_string(kFormatVersion) + " (written by a different Laminar version)");
+  {
+    std::uint64_t h = 0;
+    const bool read = content_digest(f.id(), h);
+    const std::string stored = f.has_attribute("/", "digest") ? f.text("digest") : std::string();
+    if (!read || stored != hex64(h))
+      throw UserError(path + ": the checkpoint is damaged or was edited (" +
+                      (read ? "its content digest is " + hex64(h) + ", the stored one " + (stored.empty() ? "absent" : stored)
+                            : std::string("some of its data cannot be read")) +
+                      "); resume from another checkpoint");
+  }
   CheckpointInfo info;
   info.path = path;
-  info.step = long(f.integer("step"));
-  YAML::Node theirs, ours;
-  try {
-    theirs = YAML::Load(f.text("params"));
-    ours = YAML::Load(net.spec().resolved_yaml);
-  } catch (const YAML::Exception&) {
-    throw UserError(path + ": the checkpoint's params cannot be read");
-  }
-  std::string va, vb;
-  const std::string diff = first_difference(theirs, ours, "", va, vb);
+  const long long step = f.integer("step");
+  if (step < 1 || step > (1ll << 53))
+    throw UserError(path + ": attribute step is " + std::to_string(step) + ", not a step count (1 or more)");
+  info.step = long(step);
+  info.run_id = f.text("run_id");
+  if (info.run_id.size() != 32 || info.run_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw UserError(path + ": attribute run_id '" + info.run_id.substr(0, 40) + "' is not a run id (32 hex digits)");
+  const std::string diff = params_difference(f.text("params"), net.spec().resolved_yaml);
   if (!diff.empty())
-    throw UserError(path + ": checkpoint of a different network: " + diff + " is " + va + " there but " + vb +
-                    " here (only simulation steps, epochs, output, checkpoint_every, checkpoint_keep, threads, "
+    throw UserError(path + ": checkpoint of a different network: " + diff +
+                    " (only simulation steps, epochs, output, checkpoint_every, checkpoint_keep, threads, "
                     "resume, nan_check, the MPI decomposition and the backend may change when resuming)");
   if (info.step > net.steps())
     throw UserError(path + ": the checkpoint is at step " + std::to_string(info.step) + ", beyond simulation.steps " +
                     std::to_string(net.steps()) + " (give --steps of at least " + std::to_string(info.step) + ")");
-  info.mark = OutputMark::parse(f.text("output_mark"));
+  info.mark = OutputMark::parse(f.text("output_mark"), path);
   return info;
 }
 
@@ -327,7 +456,11 @@ void restore_checkpoint(Network& net, const CheckpointInfo& info) {
     const std::string g = "layers/" + l.name();
     for (const auto& [name, value] : l.counters()) {
       (void)value;
-      if (f.has_attribute(g, name)) l.set_counter(name, f.integer(name, g));
+      if (!f.has_attribute(g, name)) continue;
+      const long long v = f.integer(name, g);
+      if (v < 0 || v > (1ll << 53))
+        throw UserError(info.path + ": attribute " + g + "@" + name + " is " + std::to_string(v) + ", not a count");
+      l.set_counter(name, v);
     }
     // Every process reads the whole layer and keeps its tile.
     const Geometry& gg = l.geometry();

@@ -1,6 +1,7 @@
 #include "framework/Network.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -82,6 +83,18 @@ NetworkSpec NetworkSpec::from(const ParamsDocument& doc, const Registry& registr
       const std::string path = section + "." + name;
       if (!names.insert(name).second)
         throw UserError(doc.location(kv.first, path), path + ": a " + category_name(cat) + " with this name already exists");
+      // Names become file and dataset names inside the output folder (probe tables, PNGs, groups).
+      const bool ok = !name.empty() && name.size() <= 64 && (std::isalpha((unsigned char)name[0]) || name[0] == '_') &&
+                      std::all_of(name.begin(), name.end(), [](char ch) {
+                        return std::isalnum((unsigned char)ch) || ch == '_' || ch == '-';
+                      });
+      if (!ok) {
+        const std::string shown = kv.first.IsNull() ? std::string("~ (YAML null)")
+                                  : name.size() > 40 ? name.substr(0, 37) + "..." : name;
+        throw UserError(doc.location(kv.first, path), section + ": '" + shown + "' is not a valid " + category_name(cat) +
+                        " name: expected an identifier (a letter or _ first, then letters, digits, _ or -, at most 64 "
+                        "characters), since it names output files and datasets");
+      }
       const YAML::Node& block = kv.second;
       if (!block.IsMap())
         throw UserError(doc.location(block, path), path + ": expected a mapping with at least `type:`");

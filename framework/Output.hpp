@@ -15,33 +15,68 @@
 
 namespace laminar {
 
-// How much output a run had written at some step: rows of every extendible dataset and bytes of
-// every CSV table. Checkpoints store it so that a resumed run can cut the output back to that step.
+// How much output a run had written at some step: rows of every extendible dataset, and bytes and
+// content hash (FNV-1a 64 of those bytes) of every CSV table. Checkpoints store it so that a resumed
+// run cuts the output back to that step, and refuses a table that is not the one the run wrote.
 struct OutputMark {
-  std::map<std::string, long long> rows;       // dataset path -> rows
-  std::map<std::string, long long> csv_bytes;  // table name -> bytes
-  std::string str() const;                     // "rows\t<name>\t<n>" / "csv\t<name>\t<n>" lines
-  static OutputMark parse(const std::string& text);
+  std::map<std::string, long long> rows;            // dataset path -> rows
+  std::map<std::string, long long> csv_bytes;       // table name -> bytes
+  std::map<std::string, std::uint64_t> csv_hash;    // table name -> FNV-1a 64 of its first csv_bytes bytes
+  std::string str() const;                          // "rows\t<name>\t<n>" / "csv\t<name>\t<n>\t<hash>" lines
+  // A UserError naming `source` (e.g. the checkpoint) for anything but well-formed lines.
+  static OutputMark parse(const std::string& text, const std::string& source);
+};
+
+// FNV-1a 64-bit hash, continued from `h` (the hash so far; start with kFnvOffset).
+constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
+std::uint64_t fnv1a(const void* data, std::size_t n, std::uint64_t h = kFnvOffset);
+
+// What an I/O failure with errno `err` means, for messages ("no space left on device").
+std::string io_error_cause(int err);
+
+// A new run's identity: 32 hex digits from the system's random source.
+std::string new_run_id();
+
+// What a folder's `laminar.h5` says about the run that wrote it (for resume decisions).
+struct OutputHeader {
+  bool exists = false;    // laminar.h5 is there
+  bool readable = false;  // it opens as HDF5
+  std::string run_id, params;
+};
+OutputHeader read_output_header(const std::string& dir);
+
+struct OutputOptions {
+  bool writer = true;              // false: MPI ranks > 0, every call is a no-op
+  const OutputMark* resume = nullptr;  // continuing from a checkpoint with this mark
+  bool overwrite = false;          // a fresh run may replace the run already in the folder
+  std::string run_id;              // this run's identity (a checkpoint's when resuming); empty: a new one
+  std::string params;              // the resolved params, stored at creation
+  std::size_t reserve_bytes = 16u << 20;  // disk space held back to close the file cleanly on a full disk
 };
 
 class Output {
  public:
-  // Creates `dir` (and parents) and a fresh `dir/laminar.h5`.
-  // A non-writer (MPI ranks > 0) creates nothing and ignores every write.
-  // With `resume` (continuing from a checkpoint): reopens an existing `dir/laminar.h5` and cuts
-  // every extendible dataset back to the rows in `resume` (datasets it does not list to 0 rows),
-  // and every CSV table it lists back to its bytes; later appends continue from there. Without an
-  // existing laminar.h5 a fresh one is created (the output before the checkpoint is then absent).
-  // A laminar.h5 that cannot be opened or has fewer rows than recorded is a UserError saying so.
-  explicit Output(const std::string& dir, bool writer = true, const OutputMark* resume = nullptr);
-  ~Output();
+  // The output of a run in `dir` (created with its parents): `dir/laminar.h5` plus CSV tables.
+  // A fresh run refuses a folder that already holds a run (laminar.h5 or checkpoints), unless
+  // `overwrite`, which first removes that run's laminar.h5 and checkpoints. The new file carries
+  // `run_id` and `params` as attributes from the start (flushed at once).
+  // With `resume` (continuing from a checkpoint): reopens an existing `dir/laminar.h5`, which must
+  // carry the checkpoint's run id, and cuts every extendible dataset back to the rows in `resume`
+  // (datasets it does not list to 0 rows), and every CSV table it lists back to its bytes after
+  // checking their hash; later appends continue from there. Without an existing laminar.h5 a fresh
+  // one is created (the output before the checkpoint is then absent). Checkpoints of another run in
+  // `dir/checkpoints` are refused. Any mismatch is a UserError saying what differs.
+  explicit Output(const std::string& dir, const OutputOptions& options = {});
+  ~Output();  // closes without reporting (call close() to learn of a failure)
   Output(const Output&) = delete;
   Output& operator=(const Output&) = delete;
 
   const std::string& dir() const { return dir_; }
   bool writer() const { return writer_; }
-  std::string path(const std::string& file) const { return dir_ + "/" + file; }
-  std::string file_path() const { return path("laminar.h5"); }
+  const std::string& run_id() const { return run_id_; }
+  // `dir/file`; `file` must be a plain name (no folder part, not "." or "..").
+  std::string path(const std::string& file) const;
+  std::string file_path() const { return dir_ + "/laminar.h5"; }
 
   // Append one row to an extendible dataset of shape [rows, row_shape...], created on first use.
   void append(const std::string& dataset, const float* row, const std::vector<std::size_t>& row_shape);
@@ -53,27 +88,54 @@ class Output {
   void write(const std::string& dataset, const float* data, const std::vector<std::size_t>& shape);
   // A string attribute on a group or dataset (created as a group if absent).
   void attribute(const std::string& object, const std::string& name, const std::string& value);
+  // Everything written so far to disk. Any failure of a write, a flush or the close is a UserError
+  // naming the file and the cause; the file is then cut back to its last successful flush and closed
+  // (using the held-back disk space), so what was flushed before stays readable.
   void flush();
+  // Flush and close every file (the run's end); a failure is a UserError as for flush().
+  void close();
   // Rows and CSV bytes written so far (after flush(), what is on disk).
-  OutputMark mark();
+  OutputMark mark() const;
   // Whether the constructor resumed an existing file (false: created a fresh one).
   bool resumed() const { return resumed_; }
 
-  // A CSV table beside the HDF5 file, header written on creation, flushed every row.
-  std::ofstream& csv(const std::string& name, const std::string& header);
+  // A CSV table `dir/<name>.csv` beside the HDF5 file: created with its header line (`header`,
+  // without newline) on the first call; a resumed table continues where the checkpoint left it.
+  void csv(const std::string& name, const std::string& header);
+  // Append `text` (whole lines, each ending in a newline) to the table.
+  void csv_append(const std::string& name, const std::string& text);
 
  private:
+  struct Table {
+    std::string path;
+    std::unique_ptr<std::ofstream> stream;
+    long long bytes = 0, flushed = 0;  // written, and on disk at the last successful flush
+    std::uint64_t hash = kFnvOffset;
+  };
   void append_raw(const std::string& dataset, hid_t type, const void* row, const std::vector<std::size_t>& row_shape);
   void reopen(const OutputMark& mark);
+  void resume_tables(const OutputMark& mark, bool required);
+  void check_checkpoints(bool fresh, bool overwrite);
+  void create_file(const std::string& params);
   hid_t open_or_create(const std::string& dataset, hid_t type, const std::vector<std::size_t>& row_shape);
+  // An HDF5 call failed: recover what was flushed, close, and throw a UserError naming `what`.
+  [[noreturn]] void fail(const std::string& what, int err);
+  bool recover();  // cut back to the last flush and close; false if that failed too
+  [[noreturn]] void fail_table(Table& t, int err);
+  void check(herr_t status, const std::string& what);
+  void release_reserve();
+  void close_quietly();
   std::string dir_;
   bool writer_ = true;
-  std::ofstream null_csv_;  // a closed stream: what non-writers' csv() returns
+  std::string run_id_;
   hid_t file_ = -1;
+  bool broken_ = false;  // a write failed: nothing more is written
   std::map<std::string, hid_t> open_;  // extendible datasets kept open while the run lasts
   std::map<std::string, long long> rows_;  // rows of every extendible dataset
+  std::map<std::string, long long> flushed_rows_;  // rows at the last successful flush
   bool resumed_ = false;
-  std::map<std::string, std::unique_ptr<std::ofstream>> csv_;
+  std::map<std::string, Table> csv_;
+  std::string reserve_;  // path of the held-back space (empty: none)
 };
 
 }  // namespace laminar

@@ -15,7 +15,8 @@
 namespace laminar {
 
 Simulation::Simulation(Network& net, Output& out, RunOptions options)
-    : net_(net), out_(out), options_(options) {}
+    : net_(net), out_(&out), options_(options) {}
+Simulation::Simulation(Network& net, RunOptions options) : net_(net), options_(options) {}
 
 namespace {
 
@@ -95,7 +96,7 @@ void Simulation::take_snapshot(Snapshot& s, long step) {
 void Simulation::finish_snapshot(Snapshot& s) {
   s.probes.resize(net_.probes().size());
   for (std::size_t i = 0; i < net_.probes().size(); ++i) s.probes[i] = net_.probes()[i]->saved_state();
-  s.mark = out_.mark();
+  s.mark = out_->mark();
 }
 
 void Simulation::restore_snapshot(const Snapshot& s) {
@@ -161,22 +162,30 @@ void Simulation::resume(const CheckpointInfo& info) {
   start_ = info.step;
 }
 
-void Simulation::initialize() {
+void Simulation::prepare() {
+  if (prepared_) return;
   const SimulationConfig& sim = net_.sim();
   if (sim.threads > 0) omp_set_num_threads(sim.threads);
-  out_.attribute("/", "params", net_.spec().resolved_yaml);
-  out_.attribute("/", "params_file", net_.spec().file);
-  out_.attribute("/", "laminar_version", LAMINAR_VERSION);
-  out_.attribute("/", "schedule", net_.describe_schedule());
-  const Communicator& comm = Communicator::world();
-  const Decomposition& d = comm.decomposition();
-  out_.attribute("/", "mpi_ranks", std::to_string(comm.size()));
-  out_.attribute("/", "mpi_decomposition", std::to_string(d.rows) + "x" + std::to_string(d.columns) + "x" +
-                                                std::to_string(d.batch_groups));
-  out_.attribute("/", "omp_threads", std::to_string(omp_get_max_threads()));
   for (auto& l : net_.layers()) l->initialize(sim);
   for (auto& c : net_.connections()) c->initialize(sim);
-  for (auto& p : net_.probes()) p->open(out_, sim);
+  prepared_ = true;
+}
+
+void Simulation::initialize() {
+  if (!out_) throw InternalError("Simulation::initialize before an output was attached");
+  prepare();
+  const SimulationConfig& sim = net_.sim();
+  out_->attribute("/", "params", net_.spec().resolved_yaml);
+  out_->attribute("/", "params_file", net_.spec().file);
+  out_->attribute("/", "laminar_version", LAMINAR_VERSION);
+  out_->attribute("/", "schedule", net_.describe_schedule());
+  const Communicator& comm = Communicator::world();
+  const Decomposition& d = comm.decomposition();
+  out_->attribute("/", "mpi_ranks", std::to_string(comm.size()));
+  out_->attribute("/", "mpi_decomposition", std::to_string(d.rows) + "x" + std::to_string(d.columns) + "x" +
+                                                std::to_string(d.batch_groups));
+  out_->attribute("/", "omp_threads", std::to_string(omp_get_max_threads()));
+  for (auto& p : net_.probes()) p->open(*out_, sim);
   initialized_ = true;
 }
 
@@ -191,19 +200,19 @@ void Simulation::step(long n) {
   for (auto& c : net_.connections())
     if (c->plastic() && c->learn(n)) ++weight_changes_;
   for (auto& p : net_.probes())
-    if (p->due(n)) p->sample(n, out_);
+    if (p->due(n)) p->sample(n, *out_);
 }
 
 void Simulation::finish() {
-  for (auto& p : net_.probes()) p->finish(out_);
+  for (auto& p : net_.probes()) p->finish(*out_);
   for (auto& c : net_.connections()) {
     if (!c->has_weights() || !c->plastic()) continue;
     WeightsView w = c->weights();
-    out_.write("connections/" + c->name() + "/final_weights", w.data,
+    out_->write("connections/" + c->name() + "/final_weights", w.data,
                {std::size_t(w.kernels), std::size_t(w.patch_y), std::size_t(w.patch_x), std::size_t(w.features)});
-    if (out_.writer()) write_dictionary_png(w, out_.path(c->name() + "-dictionary.png"));
+    if (out_->writer()) write_dictionary_png(w, out_->path(c->name() + "-dictionary.png"));
   }
-  out_.flush();
+  out_->flush();
 }
 
 long Simulation::run() {
@@ -218,7 +227,7 @@ long Simulation::run() {
 
   auto last_flush = std::chrono::steady_clock::now();
   const SimulationConfig& sim = net_.sim();
-  CheckpointWriter checkpoints(sim.output, sim.checkpoint_keep);
+  CheckpointWriter checkpoints(sim.output, sim.checkpoint_keep, out_->run_id());
   Communicator& comm = Communicator::world();
   const double halo_before = comm.halo_seconds;
   const auto t0 = std::chrono::steady_clock::now();
@@ -239,7 +248,7 @@ long Simulation::run() {
         std::string msg = std::string(is_nan ? "NaN" : "Inf") + " in layer '" + l.name() + "' (" +
                           (membrane ? "membrane" : "activity") + ") at step " + std::to_string(n) +
                           ", batch element " + std::to_string(where % batch) + "; ";
-        out_.flush();
+        out_->flush();
         restore_snapshot(good);
         if (good.step > 0) {
           const std::string path = checkpoints.write(net_, good.step, good.mark, "non-finite");
@@ -254,14 +263,14 @@ long Simulation::run() {
       take_snapshot(good, n + 1);
     }
     if (checkpoint_due) {
-      out_.flush();  // the output up to the checkpoint is on disk before the checkpoint is
-      checkpoints.write(net_, n + 1, out_.mark(), n + 1 == steps ? "end" : "periodic");
+      out_->flush();  // the output up to the checkpoint is on disk before the checkpoint is
+      checkpoints.write(net_, n + 1, out_->mark(), n + 1 == steps ? "end" : "periodic");
     }
     int sig = g_signal;
     if (comm.size() > 1) sig = int(comm.max_all(double(sig)));  // every process stops at the same step
     if (sig != 0 && n + 1 < steps) {
-      out_.flush();
-      const std::string path = checkpoints.write(net_, n + 1, out_.mark(), "interrupted");
+      out_->flush();
+      const std::string path = checkpoints.write(net_, n + 1, out_->mark(), "interrupted");
       throw RunStopped(128 + sig, std::string("interrupted by ") + signal_name(sig) + " after " +
                                       std::to_string(n + 1) + " of " + std::to_string(steps) +
                                       " steps; checkpoint written: " + path +
@@ -273,15 +282,15 @@ long Simulation::run() {
     progress.update(n + 1, value(), label());
     auto now = std::chrono::steady_clock::now();
     if (std::chrono::duration<double>(now - last_flush).count() > 10.0) {
-      out_.flush();  // a killed run keeps what it wrote up to the last flush
+      out_->flush();  // a killed run keeps what it wrote up to the last flush
       last_flush = now;
     }
   }
   // Wall time of the loop and the largest time any process spent in halo exchanges (benchmarks).
   const double loop = comm.max_all(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   const double halo = comm.max_all(comm.halo_seconds - halo_before);
-  out_.attribute("/", "run_seconds", std::to_string(loop));
-  out_.attribute("/", "halo_seconds", std::to_string(halo));
+  out_->attribute("/", "run_seconds", std::to_string(loop));
+  out_->attribute("/", "halo_seconds", std::to_string(halo));
   finish();
   progress.finish(value(), label());
   return steps;

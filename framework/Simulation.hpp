@@ -41,6 +41,12 @@ class RunStopped : public UserError {
 class Simulation {
  public:
   Simulation(Network& net, Output& out, RunOptions options = {});
+  // Without an output yet: prepare() reads every input (e.g. init_file weights) before the output is
+  // created, so that a run can start from a file in the folder it then writes; attach() gives it.
+  Simulation(Network& net, RunOptions options = {});
+  void attach(Output& out) { out_ = &out; }
+  // Initialise the layers and connections (their state and weights); initialize() does it if not done.
+  void prepare();
   // Initialise every object and run all steps (from the resumed step, if resume() was called).
   // Returns the number of steps run.
   long run();
@@ -64,7 +70,8 @@ class Simulation {
   long find_nonfinite(bool& is_nan) const;
 
   Network& net_;
-  Output& out_;
+  Output* out_ = nullptr;
+  bool prepared_ = false;
   RunOptions options_;
   bool initialized_ = false;
   long start_ = 0;

@@ -1,6 +1,7 @@
 #include "framework/TableProbe.hpp"
 
 #include <iomanip>
+#include <sstream>
 
 namespace laminar {
 
@@ -26,13 +27,14 @@ void TableProbe::sample(long step, Output& out) {
   for (std::size_t c = 0; c < cols.size(); ++c)
     out.append("probes/" + name_ + "/" + cols[c], last_[c].data(), {std::size_t(batch_)});
   if (csv_) {
-    auto& f = out.csv(name_, "");
+    std::ostringstream f;
     f << std::setprecision(9);
     for (int b = 0; b < batch_; ++b) {
       f << step << "," << b;
       for (std::size_t c = 0; c < cols.size(); ++c) f << "," << last_[c][b];
       f << "\n";
     }
+    out.csv_append(name_, f.str());
   }
 }
 

@@ -136,13 +136,14 @@ class Run:
 
 
 def run_laminar(exe: str, params: str, out: str, sets: Sequence[str] = (), log: Callable[[str], None] = print,
-                threads: Optional[str] = None, progress: bool = False) -> "Run":
+                threads: Optional[str] = None, progress: bool = False, overwrite: bool = False) -> "Run":
     """`laminar run PARAMS -q -o OUT --set S ...` for scripts (the tutorials): OpenMP threads `threads`, or
     else OMP_NUM_THREADS, or else 1; passive OpenMP waiting unless OMP_WAIT_POLICY says otherwise; logs the
     output folder and the time; on failure exits with laminar's command line and output. With `progress`,
     laminar is not quiet and its progress lines (rate, ETA, energy) go straight to this process's output
-    (a failure then shows laminar's error there). Returns the Run."""
-    args = [exe, "run", params, "-o", out] + ([] if progress else ["-q"])
+    (a failure then shows laminar's error there). With `overwrite`, a run already in OUT is replaced
+    (`--overwrite`); without it laminar refuses a used folder. Returns the Run."""
+    args = [exe, "run", params, "-o", out] + ([] if progress else ["-q"]) + (["--overwrite"] if overwrite else [])
     for s in sets:
         args += ["--set", s]
     t0 = time.time()

@@ -32,7 +32,7 @@ ck = os.path.join(tmp, "run", "checkpoints")
 names = sorted(os.listdir(ck))
 assert names == ["step-000000200.h5", "step-000000250.h5"], names  # 100 removed (keep 2); the end is saved
 with h5py.File(os.path.join(ck, names[-1])) as c, h5py.File(os.path.join(tmp, "run", "laminar.h5")) as out:
-    assert c.attrs["step"] == 250 and c.attrs["format_version"] == 2
+    assert c.attrs["step"] == 250 and c.attrs["format_version"] == 3
     np.testing.assert_array_equal(c["connections/D/weights"][:], out["connections/D/final_weights"][:])
     assert c["connections/D/velocity"].shape == (4, 4, 4, 1)
     assert c["layers/V1/membrane"].shape == (2, 6, 6, 4)

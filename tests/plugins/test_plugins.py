@@ -133,7 +133,7 @@ def main():
                 if r.returncode != 0:
                     failures.append("mpirun -np 2: " + r.stdout)
         # The same plugin from --plugin and from plugins: is loaded once (no clash with itself).
-        sh(run + ["--plugin", plugin], cwd=elsewhere)
+        sh(run + ["--plugin", plugin, "--overwrite"], cwd=elsewhere)
 
         # --- Broken plugins.
         badb = os.path.join(tmp, "bad")

@@ -1,7 +1,7 @@
 """Runs that survive (issue 6): exact restart, SIGKILL/SIGTERM, non-finite guard, foreign checkpoints.
 
 usage: test_restart.py LAMINAR CASE [MPIRUN]
-CASE: equality | sigkill | sigterm | nonfinite | refuse | mpi
+CASE: equality | sigkill | sigterm | nonfinite | refuse | identity | crafted | diskfull | mpi
 
 The reference for every restart is the same network run without interruption: every dataset of
 laminar.h5 and every CSV table must be bit-identical (the definition of an exact restart). The
@@ -72,6 +72,55 @@ def datasets(path):
     return out
 
 
+FNV = 14695981039346656037
+
+
+def fnv1a(data, h=FNV):
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def seal(path, check=False):
+    """The checkpoint digest as Laminar computes it (FNV-1a 64 over every object's name, its attributes'
+    names and bytes but the root's `digest`, and every dataset's shape and bytes, in name order); with
+    check, whether the stored digest equals it, else store it (re-seal an edited file)."""
+    import h5py.h5a as h5a
+
+    def attr_bytes(obj):
+        out = []
+        names = []
+        obj.id  # noqa: B018
+        h5a.iterate(obj.id, lambda n: names.append(n) and None)
+        for name in sorted(names):
+            if name == b"digest" and obj.name == "/":
+                continue
+            a = h5a.open(obj.id, name)
+            arr = np.empty(a.shape, dtype=a.dtype)
+            a.read(arr)
+            out.append(name + b"\0" + arr.tobytes())
+        return out
+
+    h = FNV
+    with h5py.File(path, "r+" if not check else "r") as f:
+        objs = ["."]
+        f.visit(lambda n: objs.append(n) and None)
+        for n in objs:
+            o = f if n == "." else f[n]
+            h = fnv1a(n.encode() + b"\0", h)
+            for piece in attr_bytes(o):
+                h = fnv1a(piece, h)
+            if isinstance(o, h5py.Dataset):
+                h = fnv1a(np.array(o.shape, dtype=np.uint64).tobytes(), h)
+                h = fnv1a(o[()].tobytes(), h)
+        digest = f"{h:016x}"
+        if check:
+            stored = f.attrs["digest"]
+            return (stored.decode() if isinstance(stored, bytes) else stored) == digest
+        f.attrs["digest"] = np.bytes_(digest.encode())
+    return True
+
+
 def same_output(a, b):
     da, db = datasets(os.path.join(a, "laminar.h5")), datasets(os.path.join(b, "laminar.h5"))
     assert sorted(da) == sorted(db), (sorted(da), sorted(db))
@@ -116,7 +165,7 @@ elif case == "sigkill":
     out = os.path.join(tmp, "killed")
     rnd = random.Random(int(os.environ.get("LAMINAR_KILL_SEED", "0")) or None)
     kills = 0
-    seen_tmp = set()
+    seen_tmp = {}
     for attempt in range(8):
         proc = subprocess.Popen([laminar, "run", p, "-q", "-o", out, "--resume"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -128,9 +177,12 @@ elif case == "sigkill":
         _, err = proc.communicate()
         assert proc.returncode in (0, -signal.SIGKILL), (proc.returncode, err)
         ck = os.path.join(out, "checkpoints")
-        assert not [n for n in (os.listdir(ck) if os.path.isdir(ck) else []) if n.endswith(".tmp") and attempt > 0
-                    and n in seen_tmp], "stale temporary checkpoint kept"
-        seen_tmp = set(os.listdir(ck)) if os.path.isdir(ck) else set()
+        # A temporary left by the previous attempt must be gone: the same name may come back (this attempt
+        # was killed while writing the same step again), but then it is a new file, written later.
+        tmps = {n: (st.st_ino, st.st_mtime_ns) for n in (os.listdir(ck) if os.path.isdir(ck) else [])
+                if n.endswith(".tmp") and (st := os.stat(os.path.join(ck, n)))}
+        assert not [n for n, ident in tmps.items() if seen_tmp.get(n) == ident], "stale temporary checkpoint kept"
+        seen_tmp = tmps
         print(f"attempt {attempt}: killed after {delay:.2f}s; checkpoints {sorted(os.listdir(ck)) if os.path.isdir(ck) else []}")
         if proc.returncode == 0:
             break
@@ -222,7 +274,7 @@ elif case == "refuse":
     with h5py.File(old, "a") as f:
         f.attrs["format_version"] = np.int64(1)
     r = run(p, "--restart", old, expect=2)
-    assert "checkpoint format version 1, but this Laminar reads 2" in r.stderr, r.stderr
+    assert "checkpoint format version 1, but this Laminar reads 3" in r.stderr, r.stderr
     r = run(p, "--restart", os.path.join(tmp, "nowhere"), expect=2)
     assert "no such checkpoint" in r.stderr, r.stderr
     # A damaged output file is named as such (and the checkpoint left alone).
@@ -239,6 +291,186 @@ elif case == "refuse":
     r = subprocess.run([laminar, "check", p, "--set", "layers.V1.nf=16000000", "--set", "simulation.batch_size=8"], capture_output=True, text=True)
     assert r.returncode == 2 and "layers.V1: needs about" in r.stderr and "available per process" in r.stderr, r.stderr
     print("refusals: different network, format version, missing checkpoint, damaged output; check's memory table")
+
+elif case == "identity":
+    # A run owns its folder (issue 13, item 1): another run is refused, --overwrite replaces it, and a
+    # resume refuses output that is not its own (laminar.h5, a CSV table or a checkpoint of another run).
+    p = make(steps=200, every=50)
+    out = os.path.join(tmp, "out")
+    run(p, "--steps", "120")
+    energy_a = open(os.path.join(out, "Energy.csv"), "rb").read()
+    r = run(p, "--set", "layers.V1.lambda=0.2", expect=2)
+    assert "already holds the output of a run (laminar.h5, checkpoints/)" in r.stderr and "--overwrite" in r.stderr, r.stderr
+    assert open(os.path.join(out, "Energy.csv"), "rb").read() == energy_a, "a refused run changed the table"
+    r = run(p, "--overwrite", "--resume", expect=2)
+    assert "cannot be combined" in r.stderr, r.stderr
+    run(p, "--set", "layers.V1.lambda=0.2", "--overwrite", "--steps", "120")  # run B replaces A
+    with h5py.File(os.path.join(out, "laminar.h5")) as f:
+        assert b"lambda: 0.2" in f.attrs["params"] and len(f.attrs["run_id"]) == 32
+    assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == ["step-000000100.h5", "step-000000120.h5"]
+    r = run(p, "--resume", expect=2)  # A cannot continue B's checkpoints
+    assert "checkpoint of a different network: layers.V1.lambda is 0.2 there but 0.1 here" in r.stderr, r.stderr
+
+    # Only laminar.h5 replaced by another run's (same network, so the params agree): refused by run id.
+    a, c = os.path.join(tmp, "a"), os.path.join(tmp, "c")
+    run(p, "-o", a, "--steps", "120")
+    run(p, "-o", c, "--steps", "120")
+    keep = os.path.join(tmp, "a-laminar.h5")
+    shutil.copy(os.path.join(a, "laminar.h5"), keep)
+    shutil.copy(os.path.join(c, "laminar.h5"), os.path.join(a, "laminar.h5"))
+    r = run(p, "-o", a, "--resume", expect=2)
+    assert "cannot resume this output: it holds run" in r.stderr and "belongs to run" in r.stderr, r.stderr
+    shutil.copy(keep, os.path.join(a, "laminar.h5"))
+    # A table of another run (same length, other bytes): refused by its hash.
+    ea = open(os.path.join(a, "Energy.csv"), "rb").read()
+    edited = ea.replace(b",", b";", 1)
+    with open(os.path.join(a, "Energy.csv"), "wb") as f:
+        f.write(edited)
+    r = run(p, "-o", a, "--resume", expect=2)
+    assert "Energy.csv: cannot resume this table" in r.stderr and "not the ones this run wrote" in r.stderr, r.stderr
+    with open(os.path.join(a, "Energy.csv"), "wb") as f:
+        f.write(ea)
+    # A checkpoint of another run among the folder's: refused before anything is cut.
+    shutil.copy(os.path.join(c, "checkpoints", "step-000000100.h5"), os.path.join(a, "checkpoints", "step-000000100.h5"))
+    r = run(p, "-o", a, "--resume", expect=2)
+    assert "a checkpoint of another run" in r.stderr, r.stderr
+    os.remove(os.path.join(a, "checkpoints", "step-000000100.h5"))
+    run(p, "-o", a, "--resume")  # everything its own again: 120 -> 200, equal to an uninterrupted run
+    ref, _ = reference(p)
+    n = same_output(ref, a)
+
+    # --resume without a checkpoint: the same network starts over, another network is refused.
+    d = os.path.join(tmp, "d")
+    run(p, "-o", d, "--set", "simulation.checkpoint_every=0", "--steps", "40")
+    run(p, "-o", d, "--set", "simulation.checkpoint_every=0", "--resume")
+    r = run(p, "-o", d, "--set", "simulation.checkpoint_every=0", "--set", "layers.V1.lambda=0.3", "--resume", expect=2)
+    assert "holds the output of a different network (layers.V1.lambda is 0.1 there but 0.3 here)" in r.stderr, r.stderr
+
+    # init_file inside the output folder (item 3): read before the folder's run is replaced.
+    with h5py.File(os.path.join(d, "laminar.h5")) as f:
+        w0 = f["connections/D/final_weights"][()]
+    copy = os.path.join(tmp, "init-copy.h5")
+    shutil.copy(os.path.join(d, "laminar.h5"), copy)
+
+    def init(path):
+        return ["--set", "connections.D.init=file", "--set", f"connections.D.init_file={path}", "--set",
+                "connections.D.init_dataset=connections/D/final_weights", "--set", "simulation.checkpoint_every=0",
+                "--steps", "30"]
+    r = run(p, "-o", d, *init(f"{d}/laminar.h5"), expect=2)  # without --overwrite: refused, the file untouched
+    with h5py.File(os.path.join(d, "laminar.h5")) as f:
+        np.testing.assert_array_equal(f["connections/D/final_weights"][()], w0)
+    run(p, "-o", os.path.join(tmp, "from-copy"), *init(copy))  # the reference: the same weights from elsewhere
+    run(p, "-o", d, *init(f"{d}/laminar.h5"), "--overwrite")
+    with h5py.File(os.path.join(d, "laminar.h5")) as f, h5py.File(os.path.join(tmp, "from-copy", "laminar.h5")) as g:
+        np.testing.assert_array_equal(f["connections/D/final_weights"][()], g["connections/D/final_weights"][()])
+        assert int(f["probes/Energy/step"][-1]) == 29
+    print(f"identity: another run refused, --overwrite replaces, foreign laminar.h5/table/checkpoint refused; "
+          f"resumed to {n} bit-identical datasets; init_file from the folder read before it is replaced")
+
+elif case == "crafted":
+    # Crafted checkpoints (item 5): every attribute and dataset is validated; the digest catches edits,
+    # and a re-sealed edit (the digest recomputed, as a careful forger would) is caught by the checks.
+    p = make(steps=200, every=50)
+    out = os.path.join(tmp, "out")
+    run(p, "--steps", "100")
+    good = os.path.join(out, "checkpoints", "step-000000100.h5")
+    with h5py.File(good) as f:
+        assert f.attrs["digest"].decode() if isinstance(f.attrs["digest"], bytes) else f.attrs["digest"]
+    assert seal(good, check=True), "the Python digest differs from Laminar's on an untouched checkpoint"
+
+    def variant(name, edit, reseal, expect_text):
+        path = os.path.join(tmp, name + ".h5")
+        shutil.copy(good, path)
+        with h5py.File(path, "r+") as f:
+            edit(f)
+        if reseal:
+            seal(path)
+        r = run(p, "-o", os.path.join(tmp, "fresh-" + name), "--restart", path, expect=2)
+        assert expect_text in r.stderr, (name, r.stderr)
+        return r
+
+    def set_attr(obj, key, value):
+        def f(h):
+            h[obj].attrs[key] = value
+        return f
+
+    def weights_nan(h):
+        w = h["connections/D/weights"]
+        a = w[()]
+        a[0, 0, 0, 0] = np.nan
+        w[...] = a
+
+    def weight_changed(h):
+        w = h["connections/D/weights"]
+        a = w[()]
+        a[0, 0, 0, 0] += 1e-3
+        w[...] = a
+
+    variant("edited", weight_changed, False, "the checkpoint is damaged or was edited")
+    variant("nodigest", lambda h: h.attrs.__delitem__("digest"), False, "stored one absent")
+    variant("step-100", set_attr("/", "step", np.int64(-100)), True, "attribute step is -100, not a step count")
+    variant("step-1", set_attr("/", "step", np.int64(-1)), True, "attribute step is -1")
+    variant("step0", set_attr("/", "step", np.int64(0)), True, "attribute step is 0")
+    variant("stepbig", set_attr("/", "step", np.int64(10**6)), True, "beyond simulation.steps")
+    variant("mark-nan", set_attr("/", "output_mark", np.bytes_(b"rows\tprobes/Energy/step\tabc\n")), True,
+            "damaged output mark (line 1")
+    variant("mark-huge", set_attr("/", "output_mark", np.bytes_(b"rows\tprobes/Energy/step\t99999999999999999999999\n")),
+            True, "damaged output mark")
+    variant("mark-kind", set_attr("/", "output_mark", np.bytes_(b"what\tever\t1\n")), True, "unknown entry")
+    variant("counter", set_attr("layers/V1", "resets", np.int64(-5)), True, "layers/V1@resets is -5, not a count")
+    variant("nanweights", weights_nan, True, "connections/D/weights holds a non-finite value (NaN at element 0)")
+    variant("runid", set_attr("/", "run_id", np.bytes_(b"zz")), True, "is not a run id")
+    variant("stepstr", set_attr("/", "step", np.bytes_(b"100")), True, "not a Laminar checkpoint")
+    # A resealed but otherwise untouched checkpoint still resumes (the checks refuse only what is wrong).
+    ok = os.path.join(tmp, "resealed.h5")
+    shutil.copy(good, ok)
+    seal(ok)
+    run(p, "-o", os.path.join(tmp, "fresh-ok"), "--restart", ok)
+    print("crafted checkpoints: 13 variants refused with the attribute named; an untouched one resumes")
+
+elif case == "diskfull":
+    # A full disk (items 2 and 4): a small tmpfs as the output folder. Exit 2 naming the file and the
+    # cause, no crash; laminar.h5 readable with every row up to its last flush, tables cut at whole rows.
+    mnt = os.path.join(tmp, "mnt")
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", mnt], capture_output=True).returncode != 0:
+        print("SKIP: cannot mount a tmpfs here (needs root and mount permission)")
+        sys.exit(77)
+    try:
+        results = []
+        for label, sets, filler in (("recorder", ["--set", "probes.Rec.period=1"], 0),
+                                    ("nearly-full", ["--set", "probes.Rec.period=5"], (20 << 20) - (16 << 20) - (4 << 20))):
+            for n in os.listdir(mnt):
+                subprocess.run(["rm", "-rf", os.path.join(mnt, n)])
+            if filler:
+                with open(os.path.join(mnt, "filler"), "wb") as f:
+                    f.write(b"\0" * filler)
+            p = make(steps=3000, every=40, size=32, n=16, nf=16, images=9)
+            out = os.path.join(mnt, "out")
+            r = subprocess.run([laminar, "run", p, "-q", "-o", out, *sets], capture_output=True, text=True, timeout=300)
+            assert r.returncode == 2, (label, r.returncode, r.stderr)
+            assert "no space left on device" in r.stderr and out in r.stderr, (label, r.stderr)
+            for bad in ("Segmentation", "HDF5-DIAG", "terminate"):
+                assert bad not in r.stderr, (label, r.stderr)
+            with h5py.File(os.path.join(out, "laminar.h5")) as f:
+                steps = f["probes/Energy/step"][()]
+                assert len(steps) > 0 and list(steps) == list(range(len(steps))), (label, steps[:5], r.stderr)
+                for k in ("probes/Energy/energy", "probes/Stats/mean"):
+                    if k in f:
+                        assert len(f[k]) == len(steps), (label, k, len(f[k]), len(steps))
+            for t in ("Energy", "Stats"):
+                text = open(os.path.join(out, t + ".csv")).read()
+                assert text.endswith("\n"), (label, t, text[-80:])
+                widths = {line.count(",") for line in text.splitlines()}
+                assert len(widths) == 1, (label, t, widths)
+            assert not os.path.exists(os.path.join(out, ".laminar-reserve")), label
+            ck = os.path.join(out, "checkpoints")
+            tmps = [n for n in (os.listdir(ck) if os.path.isdir(ck) else []) if n.endswith(".tmp")]
+            assert not tmps, (label, tmps)
+            results.append(f"{label}: exit 2, {len(steps)} readable rows ({r.stderr.strip().splitlines()[-1][:90]})")
+        print("disk full:", "; ".join(results))
+    finally:
+        subprocess.run(["umount", "-l", mnt])
 
 elif case == "mpi":
     p = make(steps=200, every=30)

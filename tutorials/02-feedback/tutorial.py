@@ -59,7 +59,7 @@ EXTRA_SETS = []  # --set overrides given to tutorial.py, applied to every run
 
 
 def laminar(exe, out, sets, log):
-    return run_laminar(exe, PARAMS, out, EXTRA_SETS + list(sets), log)
+    return run_laminar(exe, PARAMS, out, EXTRA_SETS + list(sets), log, overwrite=True)
 
 
 def codes(run, probe):

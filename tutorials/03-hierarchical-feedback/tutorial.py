@@ -47,7 +47,7 @@ def settings(tiny):
 
 
 def laminar(exe, out, sets, log, threads):
-    return run_laminar(exe, PARAMS, out, sets, log, threads)
+    return run_laminar(exe, PARAMS, out, sets, log, threads, overwrite=True)
 
 
 def convergence_steps(E):

@@ -116,7 +116,7 @@ def render_texts(exe, out, split, n, csv, text_params, batch, log):
     path = out + ".yaml"
     with open(path, "w") as f:
         yaml.safe_dump(params, f, sort_keys=False)
-    return by_item(run_laminar(exe, path, out, [], log, threads="1"), "Names")[..., 0].astype(np.float32)
+    return by_item(run_laminar(exe, path, out, [], log, threads="1", overwrite=True), "Names")[..., 0].astype(np.float32)
 
 
 # ---------------------------------------------------------------- the sparse-coding network
@@ -145,7 +145,7 @@ def laminar_dict(exe, params, out, sets, log, threads, progress=False):
     with open(path, "w") as f:
         yaml.safe_dump(params, f, sort_keys=False)
     t0 = time.time()
-    run = run_laminar(exe, path, out, sets, log, threads=threads, progress=progress)
+    run = run_laminar(exe, path, out, sets, log, threads=threads, progress=progress, overwrite=True)
     return run, time.time() - t0
 
 
