@@ -132,6 +132,8 @@ int run_main(int argc, char** argv) {
   if (*run) {
     if (run->count("--output") && output.empty())  // else ignored: the params file's output would be used
       throw UserError("--output: expected an output folder, got an empty string");
+    if (run->count("--steps") && steps.empty())
+      throw UserError("--steps: expected a number of steps, got an empty string");
     NetworkSpec spec = load_spec(registry, params_file, sets, steps, output, gpu,
                                  "run" + (restart.empty() ? std::string() : " --restart " + restart) +
                                      (resume ? " --resume" : ""));

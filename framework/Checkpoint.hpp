@@ -60,6 +60,10 @@ struct CheckpointInfo {
 };
 CheckpointInfo inspect_checkpoint(const std::string& path, const Network& net);
 
+// Recompute and store the digest of a checkpoint edited on purpose (tools, tests): a UserError if the
+// file cannot be opened for writing or read back.
+void seal_checkpoint(const std::string& path);
+
 // The first key (a.b.c) where two resolved params documents describe different networks (run-length
 // settings such as steps, output, checkpointing, threads and the decomposition may differ), with
 // both values as "key is A there but B here"; empty when they describe the same network.

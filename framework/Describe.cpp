@@ -76,6 +76,7 @@ std::string summarize(const Network& net) {
     bytes += double(buffers) * l->geometry().size() * sim.batch_size * sizeof(float);
     s << "  " << l->name() << " (" << l->type() << "): " << l->geometry().str();
     if (l->dataset_size()) s << ", " << l->dataset_size() << " images";
+    if (const std::string extra = l->summary(); !extra.empty()) s << "; " << extra;
     s << "\n";
   }
   s << "connections:\n";

@@ -72,6 +72,9 @@ class Layer {
   // layer is built (data files are opened in the constructor); what it is, for the estimate's table.
   virtual double data_bytes() const { return 0.0; }
   virtual std::string data_description() const { return "data held in memory"; }
+  // Facts about the layer's data that `laminar check` prints after its size (e.g. how many images
+  // have a labels row); empty for none.
+  virtual std::string summary() const { return {}; }
   // Set initial state (membrane init, first data).
   virtual void initialize(const SimulationConfig&) {}
   // Called for every layer at the start of each step, before any delivery (e.g. state resets

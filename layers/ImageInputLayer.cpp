@@ -28,7 +28,8 @@ ImageInputLayer::ImageInputLayer(const BuildContext& ctx) : Layer(ctx) {
   if (p.integer("limit") > 0) count_ = std::min<long>(count_, p.integer("limit"));
   if (labels_) {
     try {
-      labels_->require_matches(count_, [&](long i) { return source_->name(i); }, source_->describe(), p.string("labels"));
+      labelled_ = labels_->require_matches(count_, [&](long i) { return source_->name(i); }, source_->describe(),
+                                           p.string("labels"));
     } catch (const UserError& e) {
       p.fail("labels", e.what());
     }
@@ -125,6 +126,14 @@ double ImageInputLayer::data_bytes() const {
   return double(source_->memory_bytes()) + (labels_ ? label_table_bytes(*labels_) : 0.0) +
          (shuffle_ ? 2.0 * double(count_) * sizeof(long) : 0.0) + double(geometry_.size()) * sizeof(float) +
          double(global_batch_) * (sizeof(long) + sizeof(char));
+}
+
+std::string ImageInputLayer::summary() const {
+  if (!labels_) return {};
+  std::string s = "labels: " + std::to_string(labelled_) + " of " + std::to_string(count_) + " images have a row in " +
+                  params_.string("labels");
+  if (labelled_ < count_) s += " (the others get an empty label)";
+  return s;
 }
 
 std::string ImageInputLayer::data_description() const {

@@ -36,12 +36,14 @@ class ImageInputLayer : public Layer {
   const std::vector<char>* present() const override { return has_presence_ ? &present_ : nullptr; }
   double data_bytes() const override;
   std::string data_description() const override;
+  std::string summary() const override;
 
  private:
   void load(long presentation);
   long item_for(long presentation_index);
   std::unique_ptr<DataSource> source_;
   std::unique_ptr<LabelTable> labels_;
+  long labelled_ = 0;  // images with a labels row
   long count_ = 0;
   long display_period_ = 1;
   bool shuffle_ = false;

@@ -113,6 +113,7 @@ def make_fixtures(data):
     os.mkfifo(os.path.join(data, "fifo"))  # opening it for reading blocks until a writer comes: never
     for name, text in [("labels-bom.csv", "\ufefffile,label\nimg0.png,shoe\nimg1.png,bag\nimg2.png,shirt\n"),
                        ("labels-header-only.csv", "file,label\n"),
+                       ("labels-partial.csv", "file,label\nimg0.png,shoe\nimg2.png,shirt\n"),
                        ("labels-no-match.csv", "file,label\nimg0,shoe\nimg1,bag\nimg2,shirt\n")]:  # no extension
         with open(os.path.join(data, name), "w", encoding="utf-8") as f:
             f.write(text)

@@ -16,7 +16,13 @@
 //   IDX:    open_idx (plain and gzip-compressed) and read() of the first and last image, and one
 //           in four times a whole network reading it;
 //   CSV:    LabelTable::read and label(), and one in four times a network with `labels:` and
-//           `present_column:`.
+//           `present_column:`;
+//   checkpoints: a checkpoint of the first params seed, mutated through HDF5 (an attribute or a
+//           dataset replaced by a boundary value, another type or shape, deleted; NaN/Inf in data;
+//           bytes of the file flipped), half of the time re-sealed (its digest recomputed) so that
+//           the checks behind the digest are reached: inspect_checkpoint, restore_checkpoint and
+//           a few steps.
+// Every network that is built (small enough) is also stepped for 3 steps, writing its output.
 // laminar::UserError is the expected outcome for bad input. Anything else escaping (another
 // exception type, including std::bad_alloc, which a size check should have refused first) is a
 // failure: the input is saved under --save (default: the scratch folder is kept) and the program
@@ -39,7 +45,12 @@
 #include <string>
 #include <vector>
 
+#include <hdf5.h>
+
+#include "framework/Checkpoint.hpp"
 #include "framework/Error.hpp"
+#include "framework/Output.hpp"
+#include "framework/Simulation.hpp"
 #include "framework/ImageIO.hpp"
 #include "framework/Network.hpp"
 #include "framework/Params.hpp"
@@ -311,6 +322,24 @@ bool small_enough(const NetworkSpec& spec) {
 
 enum class Outcome { Ok, UserErr };
 long g_networks_built = 0;  // reported: how often mutated input got as far as a whole network
+long g_networks_stepped = 0;
+long g_checkpoints_restored = 0;
+
+// Three steps of a built network, its output in `run-out` (replaced each time, no reserve).
+void step_network(Network& net) {
+  Simulation sim(net, RunOptions{true, false});
+  sim.prepare();
+  OutputOptions oo;
+  oo.overwrite = true;
+  oo.reserve_bytes = 0;
+  Output out("run-out", oo);
+  sim.attach(out);
+  sim.initialize();
+  for (long n = 0; n < 3; ++n) sim.step(n);
+  sim.finish();
+  out.close();
+  ++g_networks_stepped;
+}
 
 struct Stats {
   long cases = 0, accepted = 0, user_errors = 0, failures = 0;
@@ -323,6 +352,7 @@ Outcome run_params(const Bytes& text) {
     Network net(spec);
     (void)net.describe_schedule();
     ++g_networks_built;
+    step_network(net);
   }
   return Outcome::Ok;
 }
@@ -349,6 +379,181 @@ void run_csv(const fs::path& file) {
   for (auto& [k, row] : t.rows) (void)t.label(k);
 }
 
+
+// ---- Checkpoints: a valid one of the first params seed, mutated through HDF5.
+
+struct CkObject {
+  std::string object, attribute;  // attribute empty: the dataset `object`
+};
+
+herr_t collect_attribute(hid_t, const char* name, const H5A_info_t*, void* data) {
+  auto& v = *static_cast<std::pair<std::string, std::vector<CkObject>>*>(data);
+  v.second.push_back({v.first, name});
+  return 0;
+}
+
+herr_t collect_object(hid_t root, const char* name, const H5O_info_t* info, void* data) {
+  auto& all = *static_cast<std::vector<CkObject>*>(data);
+  std::pair<std::string, std::vector<CkObject>> attrs{name, {}};
+  hsize_t at = 0;
+  H5Aiterate_by_name(root, name, H5_INDEX_NAME, H5_ITER_INC, &at, collect_attribute, &attrs, H5P_DEFAULT);
+  all.insert(all.end(), attrs.second.begin(), attrs.second.end());
+  if (info->type == H5O_TYPE_DATASET) all.push_back({name, ""});
+  return 0;
+}
+
+void write_string_attr(hid_t obj, const std::string& name, const std::string& value) {
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, std::max<std::size_t>(1, value.size()));
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+  if (a >= 0) H5Awrite(a, type, value.c_str()), H5Aclose(a);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+void write_int_attr(hid_t obj, const std::string& name, long long v) {
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(obj, name.c_str(), H5T_NATIVE_LLONG, space, H5P_DEFAULT, H5P_DEFAULT);
+  if (a >= 0) H5Awrite(a, H5T_NATIVE_LLONG, &v), H5Aclose(a);
+  H5Sclose(space);
+}
+
+std::string read_string_attr(hid_t obj, const std::string& name) {
+  hid_t a = H5Aopen(obj, name.c_str(), H5P_DEFAULT);
+  if (a < 0) return {};
+  hid_t t = H5Aget_type(a);
+  std::string out;
+  if (H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
+    out.resize(H5Tget_size(t));
+    H5Aread(a, t, out.data());
+  }
+  H5Tclose(t);
+  H5Aclose(a);
+  return out;
+}
+
+const long long kSpecialInts[] = {0, -1, 1, -100, 2, 3, 4, 5, 1000000, -9223372036854775807LL - 1, 9223372036854775807LL,
+                                  2147483648LL, 1LL << 53, (1LL << 53) + 1};
+
+// Mutates the checkpoint at `path` in place; returns what it did (for failure reports).
+std::string mutate_checkpoint(const std::string& path, Rng& r, const std::vector<Bytes>& text_seeds) {
+  if (r.chance(8)) {  // raw bytes of the file
+    Bytes b = read_text(path);
+    const int n = 1 + int(r.below(8));
+    for (int i = 0; i < n && !b.empty(); ++i) b[r.below(b.size())] ^= char(1u << r.below(8));
+    if (r.chance(4)) b.resize(r.below(b.size() + 1));
+    write_bytes(path, b);
+    return "bytes flipped/truncated";
+  }
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (f < 0) return "unopenable";
+  std::vector<CkObject> all;
+  H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, collect_object, &all);
+  std::string did;
+  const int n = 1 + int(r.below(3));
+  for (int m = 0; m < n && !all.empty(); ++m) {
+    const CkObject& o = all[r.below(all.size())];
+    if (!o.attribute.empty()) {
+      hid_t obj = H5Oopen(f, o.object.c_str(), H5P_DEFAULT);
+      if (obj < 0) continue;
+      hid_t a = H5Aopen(obj, o.attribute.c_str(), H5P_DEFAULT);
+      hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+      const bool is_string = t >= 0 && H5Tget_class(t) == H5T_STRING;
+      if (t >= 0) H5Tclose(t);
+      if (a >= 0) H5Aclose(a);
+      switch (r.below(5)) {
+        case 0:
+          H5Adelete(obj, o.attribute.c_str());
+          did += " delete " + o.object + "@" + o.attribute;
+          break;
+        case 1:  // another type
+          if (is_string) write_int_attr(obj, o.attribute, kSpecialInts[r.below(std::size(kSpecialInts))]);
+          else write_string_attr(obj, o.attribute, kSpecialValues[r.below(std::size(kSpecialValues))]);
+          did += " retype " + o.object + "@" + o.attribute;
+          break;
+        default:
+          if (is_string) {
+            const Bytes v = mutate_text(read_string_attr(obj, o.attribute), r, text_seeds);
+            write_string_attr(obj, o.attribute, v);
+          } else {
+            write_int_attr(obj, o.attribute, kSpecialInts[r.below(std::size(kSpecialInts))]);
+          }
+          did += " value " + o.object + "@" + o.attribute;
+      }
+      H5Oclose(obj);
+      continue;
+    }
+    hid_t d = H5Dopen2(f, o.object.c_str(), H5P_DEFAULT);
+    if (d < 0) continue;
+    hid_t space = H5Dget_space(d);
+    const hssize_t count = H5Sget_simple_extent_npoints(space);
+    H5Sclose(space);
+    const int what = int(r.below(4));
+    if (what == 0 && count > 0) {  // one element NaN, Inf or huge
+      std::vector<double> v(static_cast<std::size_t>(count));
+      H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+      const double specials[] = {std::nan(""), INFINITY, -INFINITY, 1e30, -1e30, 3e38};
+      v[r.below(v.size())] = specials[r.below(std::size(specials))];
+      H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+      H5Dclose(d);
+      did += " special value in " + o.object;
+      continue;
+    }
+    H5Dclose(d);
+    H5Ldelete(f, o.object.c_str(), H5P_DEFAULT);
+    did += " delete " + o.object;
+    if (what == 1) continue;
+    // Replaced by another shape (what 2) or by text (what 3).
+    hsize_t dims[2] = {hsize_t(1 + r.below(5)), hsize_t(1 + r.below(5))};
+    hid_t sp = H5Screate_simple(what == 2 ? int(1 + r.below(2)) : 1, dims, nullptr);
+    hid_t type = what == 2 ? H5Tcopy(H5T_NATIVE_FLOAT) : H5Tcopy(H5T_C_S1);
+    if (what == 3) H5Tset_size(type, 4);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t nd = H5Dcreate2(f, o.object.c_str(), type, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (nd >= 0) {
+      std::vector<char> zeros(std::size_t(dims[0] * dims[1]) * 8, 'x');
+      H5Dwrite(nd, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data());
+      H5Dclose(nd);
+    }
+    H5Pclose(lcpl);
+    H5Tclose(type);
+    H5Sclose(sp);
+    did += what == 2 ? " (reshaped)" : " (as text)";
+  }
+  H5Fclose(f);
+  return did;
+}
+
+// The network the checkpoints belong to, built once; each case restores a mutated checkpoint into it.
+struct CheckpointTarget {
+  ParamsDocument doc;
+  NetworkSpec spec;
+  Network net;
+  std::unique_ptr<Output> out;
+  std::unique_ptr<Simulation> sim;
+  std::string valid;  // a valid checkpoint of it
+  explicit CheckpointTarget(const Bytes& params)
+      : doc(ParamsDocument::parse(params, "checkpoint-seed.yaml")), spec(NetworkSpec::from(doc, Registry::builtin())), net(spec) {
+    OutputOptions oo;
+    oo.overwrite = true;
+    oo.reserve_bytes = 0;
+    out = std::make_unique<Output>("ck-out", oo);
+    sim = std::make_unique<Simulation>(net, *out, RunOptions{true, false});
+    sim->initialize();
+    for (long n = 0; n < 2; ++n) sim->step(n);
+    valid = CheckpointWriter("ck-src", 1, out->run_id()).write(net, 2, out->mark(), "periodic");
+  }
+  void run(const std::string& path) {
+    const CheckpointInfo info = inspect_checkpoint(path, net);
+    restore_checkpoint(net, info);
+    for (long n = info.step; n < info.step + 2; ++n) sim->step(n);
+    ++g_checkpoints_restored;
+  }
+};
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -421,13 +626,20 @@ int main(int argc, char** argv) {
     }
   }
 
-  g_networks_built = 0;
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  CheckpointTarget target(params[0]);
+  {  // the untouched checkpoint restores
+    target.run(target.valid);
+  }
+  const std::string ck_case = (work / "fuzz-checkpoint.h5").string();
+
+  g_networks_built = g_networks_stepped = g_checkpoints_restored = 0;
   Stats st;
   const auto t0 = std::chrono::steady_clock::now();
   for (long it = 0; it < iterations; ++it) {
     Rng r{seed * 0x100000001B3ULL + std::uint64_t(it)};
     r.next();
-    const std::size_t kind = r.below(20);  // 11/20 params, 6/20 IDX, 3/20 CSV
+    const std::size_t kind = r.below(24);  // 11/24 params, 6/24 IDX, 3/24 CSV, 4/24 checkpoints
     std::string what, seed_name;
     Bytes input;
     bool gz = false;
@@ -455,6 +667,21 @@ int main(int argc, char** argv) {
             what = "idx-in-network";
             run_params(params[0]);
           }
+        } else if (kind >= 20) {
+          seed_name = "checkpoint of " + params_names[0];
+          fs::copy_file(target.valid, ck_case, fs::copy_options::overwrite_existing);
+          what = "checkpoint";
+          const std::string did = mutate_checkpoint(ck_case, r, params);
+          const bool sealed = r.chance(2);
+          if (sealed) {
+            try {
+              seal_checkpoint(ck_case);
+            } catch (const UserError&) {
+            }
+          }
+          input = read_text(ck_case);
+          what = "checkpoint (" + did.substr(did.empty() ? 0 : 1) + (sealed ? ", re-sealed" : "") + ")";
+          target.run(ck_case);
         } else {
           std::size_t k = r.below(csv.size());
           seed_name = csv_names[k];
@@ -480,7 +707,7 @@ int main(int argc, char** argv) {
       ++st.failures;
       const fs::path dir = save.empty() ? work / "failures" : save;
       fs::create_directories(dir);
-      const fs::path f = dir / ("case-" + std::to_string(it) + "." + what);
+      const fs::path f = dir / ("case-" + std::to_string(it) + "." + what.substr(0, what.find(' ')));
       write_bytes(f, input);
       std::cout << "FAILURE case " << it << " (" << what << " from " << seed_name << (gz ? ", gzip" : "")
                 << "): " << typeid(e).name() << ": " << e.what() << "\n  input saved as " << f << "\n";
@@ -492,7 +719,9 @@ int main(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "fuzz_params: " << st.cases << " cases (seed " << seed << ", " << params.size() << " params, "
             << idx.size() << " IDX, " << csv.size() << " CSV seeds) in " << secs << " s: " << st.accepted
-            << " accepted, " << st.user_errors << " user errors (" << g_networks_built << " networks built), " << st.failures << " failures\n";
+            << " accepted, " << st.user_errors << " user errors (" << g_networks_built << " networks built, "
+            << g_networks_stepped << " stepped; " << g_checkpoints_restored << " mutated checkpoints restored and stepped), "
+            << st.failures << " failures\n";
   fs::current_path(fs::temp_directory_path());
   if (st.failures == 0) fs::remove_all(work);
   else if (save.empty()) std::cout << "scratch folder kept: " << work << "\n";

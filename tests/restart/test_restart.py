@@ -364,6 +364,11 @@ elif case == "identity":
     with h5py.File(os.path.join(d, "laminar.h5")) as f, h5py.File(os.path.join(tmp, "from-copy", "laminar.h5")) as g:
         np.testing.assert_array_equal(f["connections/D/final_weights"][()], g["connections/D/final_weights"][()])
         assert int(f["probes/Energy/step"][-1]) == 29
+    # laminar.h5 existing as a folder (item 10): named as such, not "directory not writable?".
+    e = os.path.join(tmp, "e")
+    os.makedirs(os.path.join(e, "laminar.h5"))
+    r = run(p, "-o", e, expect=2)
+    assert "laminar.h5: exists and is not a regular file (a folder, link or device)" in r.stderr, r.stderr
     print(f"identity: another run refused, --overwrite replaces, foreign laminar.h5/table/checkpoint refused; "
           f"resumed to {n} bit-identical datasets; init_file from the folder read before it is replaced")
 
@@ -438,8 +443,10 @@ elif case == "diskfull":
         sys.exit(77)
     try:
         results = []
+        emulated = ["--set", "simulation.backend=device_emulation"]
         for label, sets, filler in (("recorder", ["--set", "probes.Rec.period=1"], 0),
-                                    ("nearly-full", ["--set", "probes.Rec.period=5"], (20 << 20) - (16 << 20) - (4 << 20))):
+                                    ("nearly-full", ["--set", "probes.Rec.period=5"], (20 << 20) - (16 << 20) - (4 << 20)),
+                                    ("device-emulation", ["--set", "probes.Rec.period=1"] + emulated, 0)):
             for n in os.listdir(mnt):
                 subprocess.run(["rm", "-rf", os.path.join(mnt, n)])
             if filler:
