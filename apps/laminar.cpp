@@ -53,7 +53,7 @@ NetworkSpec load_spec(Registry& registry, const std::string& file, const std::ve
 int run_main(int argc, char** argv) {
   CLI::App app{"Laminar: sparse-coding neural networks (LCA, error layers, convolutional dictionaries) from YAML params."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("laminar ") + LAMINAR_VERSION);
+  app.set_version_flag("--version", std::string("laminar ") + LAMINAR_VERSION + " (commit " + LAMINAR_GIT_COMMIT + ")");
 
   std::string params_file, steps, output;
   std::vector<std::string> sets, plugins;
