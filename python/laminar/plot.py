@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .plots import plot_run
@@ -9,7 +10,9 @@ from .run import Run
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m laminar.plot", description=__doc__)
+    # `laminar-plot` (the installed command) or `python -m laminar.plot`
+    prog = os.path.basename(sys.argv[0]) if sys.argv and not sys.argv[0].endswith(".py") else "python -m laminar.plot"
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__)
     ap.add_argument("output", help="a Laminar output folder (or its laminar.h5)")
     ap.add_argument("--out", help="where to write the PNGs (default: the output folder)")
     args = ap.parse_args(argv)

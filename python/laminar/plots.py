@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Optional, Sequence
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules:  # in a notebook, keep its (inline) backend
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -21,7 +23,7 @@ def plot_energy(run, png: str, probe: Optional[str] = None) -> str:
     """Energy (mean over the batch). With display periods: left, the energy on the last step of each
     period (the settled code for each input: the learning curve); right, the trajectory within the
     first and the last period (LCA descent), total and per layer. Without: energy against step."""
-    cols = run.energy(probe)
+    cols = run.energy_arrays(probe)
     steps = np.asarray(cols["step"])
     names = ["energy"] + sorted(k for k in cols if k not in ("step", "energy"))
     mean = {k: (np.asarray(cols[k]).mean(axis=1) if np.asarray(cols[k]).ndim == 2 else np.asarray(cols[k]))
@@ -59,10 +61,44 @@ def plot_energy(run, png: str, probe: Optional[str] = None) -> str:
     return _save(fig, png)
 
 
-def dictionary_image(weights: np.ndarray, columns: Optional[int] = None, pad: int = 1) -> np.ndarray:
+def plot_sparsity(run, png: str, probe: str) -> str:
+    """A Stats probe (mean over the batch): left, the fraction of nonzero units against step; right, the
+    mean, min and max of the layer's buffer. With display periods, the end of each period is marked."""
+    p = run.probe(probe)
+    steps = np.asarray(p.step)
+    col = {k: np.asarray(p[k], dtype=np.float64) for k in ("fraction_nonzero", "mean", "min", "max") if k in p}
+    mean = {k: (v.mean(axis=1) if v.ndim == 2 else v) for k, v in col.items()}
+    layer = (run.params.get("probes", {}) or {}).get(probe, {}).get("layer") or p.attrs.get("layer") or "?"
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    dp = run.display_period
+    if "fraction_nonzero" in mean:
+        ax1.plot(steps, mean["fraction_nonzero"], lw=1.2)
+        if dp and len(steps) > 1:
+            last = np.nonzero((steps + 1) % dp == 0)[0]
+            ax1.plot(steps[last], mean["fraction_nonzero"][last], "o", ms=3, label="end of display period")
+            if len(last):
+                ax1.legend()
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("fraction nonzero (mean over batch)")
+    ax1.set_title(f"Sparsity of {layer}")
+    for k, style in (("max", "--"), ("mean", "-"), ("min", "--")):
+        if k in mean:
+            ax2.plot(steps, mean[k], style, label=k, lw=1.0)
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("value (mean over batch)")
+    ax2.set_title(f"{layer}: mean, min and max")
+    if any(k in mean for k in ("mean", "min", "max")):
+        ax2.legend()
+    fig.tight_layout()
+    return _save(fig, png)
+
+
+def dictionary_image(weights: np.ndarray, columns: Optional[int] = None, pad: int = 1,
+                     shared_scale: bool = False) -> np.ndarray:
     """Tile image of weights [kernels, patch_y, patch_x, features]: one tile per kernel, each scaled
-    so that 0 is mid-grey and its largest |w| is black or white. RGB when features == 3; otherwise the
-    features of a kernel are drawn side by side. Returns [H, W] or [H, W, 3] in [0, 1]."""
+    so that 0 is mid-grey and its largest |w| is black or white (with `shared_scale`, the largest |w| of
+    the whole dictionary, so tiles compare). RGB when features == 3; otherwise the features of a kernel
+    are drawn side by side. Returns [H, W] or [H, W, 3] in [0, 1]."""
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 4:
         raise ValueError(f"weights must be [kernels, patch_y, patch_x, features], got shape {w.shape}")
@@ -74,26 +110,45 @@ def dictionary_image(weights: np.ndarray, columns: Optional[int] = None, pad: in
     columns = columns or int(math.ceil(math.sqrt(k)))
     rows = int(math.ceil(k / columns))
     img = np.ones((rows * (th + pad) + pad, columns * (tw + pad) + pad, w.shape[3]))
+    shared = np.max(np.abs(w)) if shared_scale and w.size else None
     for i in range(k):
-        m = np.max(np.abs(w[i]))
+        m = shared if shared is not None else np.max(np.abs(w[i]))
         tile = 0.5 + 0.5 * w[i] / m if m > 0 else np.full(w[i].shape, 0.5)
         r, c = divmod(i, columns)
         img[pad + r * (th + pad):pad + r * (th + pad) + th, pad + c * (tw + pad):pad + c * (tw + pad) + tw] = tile
     return img if rgb else img[..., 0]
 
 
-def plot_dictionary(weights: np.ndarray, png: str, title: Optional[str] = None, columns: Optional[int] = None) -> str:
-    """Draw a dictionary [kernels, patch, patch, features] as a tile image."""
-    img = dictionary_image(weights, columns)
+def plot_dictionary(weights: np.ndarray, png: str, title: Optional[str] = None, columns: Optional[int] = None,
+                    shared_scale: bool = False, labels: bool = False) -> str:
+    """Draw a dictionary [kernels, patch, patch, features] as a tile image (`shared_scale`: one grey
+    scale for all kernels, see dictionary_image); with `labels`, each tile's kernel index in its corner."""
+    img = dictionary_image(weights, columns, shared_scale=shared_scale)
     h, w = img.shape[:2]
     scale = max(2.0, 600.0 / max(h, w))
     fig = plt.figure(figsize=(w * scale / 100 + 0.2, h * scale / 100 + (0.5 if title else 0.2)))
     ax = fig.add_axes([0.01, 0.01, 0.98, 0.9 if title else 0.98])
     ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
+    if labels:
+        _label_tiles(ax, np.shape(weights), columns, scale)
     if title:
         ax.set_title(title)
     return _save(fig, png)
+
+
+def _label_tiles(ax, shape, columns: Optional[int], scale: float, pad: int = 1) -> None:
+    """Kernel indices in the top-left corner of each tile of a dictionary_image (same layout)."""
+    from matplotlib import patheffects
+
+    k, py, px, nf = shape
+    th, tw = py, (px if nf == 3 else px * nf)
+    columns = columns or int(math.ceil(math.sqrt(k)))
+    size = float(np.clip(0.3 * th * scale * 0.75, 5, 11))  # points; ~a third of a tile's height
+    for i in range(k):
+        r, c = divmod(i, columns)
+        ax.text(pad + c * (tw + pad) - 0.4, pad + r * (th + pad) - 0.4, str(i), fontsize=size, color="#ffd84d",
+                ha="left", va="top", path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")])
 
 
 def plot_activity(data: np.ndarray, png: str, batch: int = 0, title: Optional[str] = None,
@@ -134,7 +189,7 @@ def plot_run(run, out_dir: Optional[str] = None) -> list[str]:
     os.makedirs(out_dir, exist_ok=True)
     written = []
     try:
-        run.energy()
+        run.energy_arrays()
         written.append(plot_energy(run, os.path.join(out_dir, "energy.png")))
     except KeyError:
         pass

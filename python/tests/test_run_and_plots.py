@@ -74,9 +74,15 @@ class RunTest(unittest.TestCase):
 
     def test_probes(self):
         r = Run(self.tmp.name)
-        en = r.energy()
+        en = r.energy_arrays()
         np.testing.assert_array_equal(en["step"], np.arange(20))
         np.testing.assert_allclose(en["energy"], en["Residual"] + 0.5)
+        df = r.energy()  # long form, as Energy.csv: one row per step and batch element
+        self.assertEqual(list(df.columns), ["step", "batch", "energy", "Residual", "V1"])
+        np.testing.assert_array_equal(df["step"], np.repeat(np.arange(20), 2))
+        np.testing.assert_allclose(df["energy"], en["energy"].reshape(-1))
+        np.testing.assert_array_equal(r.activity("V1", steps=slice(10, None)), r.recorder("V1Code")[1][1:])
+        np.testing.assert_array_equal(r.weights("Tiles"), r.weight_history("Tiles")[1][-1])
         self.assertEqual(r.probe("V1Code").attrs["layer"], "V1")
         steps, data = r.recorder("V1Code")
         self.assertEqual(data.shape, (2, 2, 5, 5, 4))

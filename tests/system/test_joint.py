@@ -170,7 +170,7 @@ def main(argv):
         chk.true("masked B final_weights == initial bit for bit", d == 0.0, f"max |diff| {d:.3g}")
         chk.close("B initial weights = numpy normalize_l2(init file)", wb[0], ref.normalize_l2(w_b.astype(np.float64)),
                   rtol=1e-6)
-        en = run.energy("Energy_allmasked")
+        en = run.energy_arrays("Energy_allmasked")
         chk.true("masked Error_B energy term is 0", not np.any(en["Error_B"]))
 
         # ---- mixed vs numpy joint reference
@@ -195,7 +195,7 @@ def main(argv):
             _, w = run.weight_history(f"W_{name}")
             chk.close(f"mixed Phi_{name} history", w, out["weights"][m])
             chk.close(f"mixed Phi_{name} final", run.final_weights(f"Phi_{name}"), out["weights"][m][-1])
-        en = run.energy("Energy_mixed")
+        en = run.energy_arrays("Energy_mixed")
         for col, want in (("Error_A2", out["error_energy"][0]), ("Error_B2", out["error_energy"][1]),
                           ("P1_mixed", out["sparsity_energy"])):
             chk.close(f"mixed energy {col}", en[col], want, rtol=1e-5, atol=1e-7 * float(np.max(want)),

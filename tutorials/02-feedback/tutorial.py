@@ -116,7 +116,7 @@ def main():
     with h5py.File(wfile, "w") as f:
         for conn in DICTIONARIES:
             f[conn] = run.final_weights(conn)
-    e = run.energy()
+    e = run.energy_arrays()
     train_energy = {k: [float(e[k][0].mean()), float(e[k][-1].mean())] for k in e if k != "step"}
     log("  energy terms at the end of the first / last epoch: " +
         ", ".join(f"{k} {v[0]:.3f} / {v[1]:.3f}" for k, v in train_energy.items()))

@@ -99,7 +99,7 @@ def main():
             for conn in ("Phi1", "Phi2"):
                 f[conn] = run.final_weights(conn)
         dictionaries[model] = wfile
-        e = run.energy()
+        e = run.energy_arrays()
         log(f"  energy at the end of the first/last presentation: {e['energy'][0].mean():.2f} / "
             f"{e['energy'][-1].mean():.2f}")
 
@@ -118,7 +118,7 @@ def main():
                          f"connections.{conn}.init_file={wfile}", f"connections.{conn}.init_dataset={conn}",
                          f"connections.{conn}.normalize=none"]
             log(f"inference: {name}")
-            e = laminar(exe, os.path.join(out, tag), sets, log, threads).energy()
+            e = laminar(exe, os.path.join(out, tag), sets, log, threads).energy_arrays()
             pe = e["E1"] + e["E2"]  # [steps, batch]
             conv = convergence_steps(e["energy"].astype(np.float64))
             evals[name] = dict(model=dict_model, feedback=strength, steps=e["step"].tolist(),

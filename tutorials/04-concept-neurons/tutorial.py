@@ -174,7 +174,7 @@ def dsc_infer(exe, cfg, base, out, wfile, csv, condition, log, sets, threads):
                image=by_item(run, "ImageReconstruction")[..., 0], text=by_item(run, "TextReconstruction")[..., 0],
                seconds=secs)
     if condition == "pairs":
-        e = run.energy()
+        e = run.energy_arrays()
         res["energy"] = e["energy"].mean(axis=1)
         res["energy_step"] = e["step"]
     return res
@@ -295,7 +295,7 @@ def produce(exe, cfg, out, sets, threads, log):
     with h5py.File(wfile, "w") as f:
         for c in DICTIONARIES:
             f[c] = run.final_weights(c)
-    e = run.energy()
+    e = run.energy_arrays()
     dsc_train = dict(seconds=secs, seconds_per_pair=secs / (cfg["epochs"] * cfg["n_train"]),
                      energy_first=float(e["energy"][0].mean()), energy_last=float(e["energy"][-1].mean()))
     S["train_energy_step"], S["train_energy"] = e["step"], e["energy"].mean(axis=1)
