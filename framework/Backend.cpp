@@ -442,4 +442,9 @@ Backend& Backend::named(const std::string& name) {
   throw UserError("unknown backend '" + name + "' (expected cpu, cuda or device_emulation)");
 }
 
+const std::vector<std::string>& Backend::names() {
+  static const std::vector<std::string> all{"cpu", "device_emulation", "cuda"};
+  return all;
+}
+
 }  // namespace laminar

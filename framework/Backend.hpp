@@ -1,5 +1,5 @@
 #pragma once
-// Numeric kernels behind one interface (ARCHITECTURE.md `Backend`). The CPU backend is the
+// Numeric kernels behind one interface (docs/architecture.md, "Backend"). The CPU backend is the
 // reference: OpenMP loops over the per-element functions of ElementMath.hpp, exploiting
 // activity sparsity. The device backends (KernelBackend.hpp: CUDA, and its host emulation used to
 // test it without a GPU) run the per-element kernels of Kernels.hpp on buffers resident in their
@@ -109,6 +109,11 @@ class Backend {
   // By name, as `simulation.backend` spells it; a user error (what is missing and why) if this build or
   // machine cannot run it. One device per process (MPI rank: its node-local rank modulo the devices).
   static Backend& named(const std::string& name);
+  // Every name `named` knows, whether or not this build or machine can run it: "cpu", "device_emulation",
+  // "cuda". Every kind, built-in or plugin, runs on each of them (kinds compute through a Backend, and a
+  // Buffer read or written on the host stays coherent with its device copy), so `laminar describe`
+  // lists them all for every kind.
+  static const std::vector<std::string>& names();
 };
 
 namespace cpu {

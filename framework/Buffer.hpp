@@ -1,6 +1,6 @@
 #pragma once
 // A float array that lives on the host and, when a device backend computes on it, in that
-// backend's memory too (ARCHITECTURE.md `Backend`). The two copies are kept coherent lazily:
+// backend's memory too (docs/architecture.md, "Backend"). The two copies are kept coherent lazily:
 //   data()        host pointer, brought up to date first (a download when the device copy is newer);
 //                 the non-const overload marks the device copy stale (the caller may write).
 //   on(memory)    the copy in `memory` (allocated and uploaded on first use, re-uploaded when the

@@ -1,6 +1,6 @@
 #pragma once
-// Ranks and the domain decomposition (ARCHITECTURE.md `Communicator`). Every layer is split over
-// one Cartesian grid of `rows x columns` spatial tiles, and the batch over `batch_groups`:
+// Ranks and the domain decomposition (docs/architecture.md, "Communicator"). Every layer is split
+// over one Cartesian grid of `rows x columns` spatial tiles, and the batch over `batch_groups`:
 // rank = (batch_group * rows + row) * columns + column. All layers share the grid, so the tiles
 // of a layer and of a layer `s` times finer start at positions that differ by the factor s.
 //

@@ -1,6 +1,6 @@
 #pragma once
-// Two tiers of errors (STYLE.md): UserError for bad input (params, data files, command line),
-// printed once in main as one clear message with a non-zero exit; InternalError for bugs.
+// Two tiers of errors (docs/architecture.md, "Errors"): UserError for bad input (params, data files,
+// command line), printed once in main as one clear message with a non-zero exit; InternalError for bugs.
 #include <stdexcept>
 #include <string>
 
