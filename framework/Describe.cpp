@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "framework/Backend.hpp"
+
 namespace laminar {
 
 namespace {
@@ -30,7 +32,9 @@ std::string describe_kind(const KindInfo& k) {
   s << "```yaml\n" << category_section(k.category) << ":\n";
   std::istringstream ex(k.example);
   for (std::string line; std::getline(ex, line);) s << "  " << line << "\n";
-  s << "```\n\n" << params_table(k.schema) << "\nBackends: cpu.";
+  s << "```\n\n" << params_table(k.schema) << "\nBackends:";
+  for (std::size_t i = 0; i < Backend::names().size(); ++i) s << (i ? ", " : " ") << Backend::names()[i];
+  s << ".";
   if (!k.related.empty()) {
     s << " Related:";
     for (std::size_t i = 0; i < k.related.size(); ++i) s << (i ? ", " : " ") << k.related[i];

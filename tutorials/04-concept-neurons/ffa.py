@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Feed-forward autoencoder (FFA) baseline for tutorial 04.
 
-The comparison model of Kim, Lundquist et al., "Deep Sparse Coding for Invariant Multimodal Halle
+The comparison model of Kim, Hannan and Kenyon, "Deep Sparse Coding for Invariant Multimodal Halle
 Berry Neurons" (CVPR 2018), section 4.2: "We use convolutional layers with ReLU activation functions
 and an addition layer to merge the two modalities into one embedding. Activity regularization using
 the L1 norm is added to the model." The paper trained it for 25 epochs (3 for the sparse-coding

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Tutorial 04: multimodal "concept" neurons in a linked joint layer, against a feed-forward autoencoder.
 
-Kim, Lundquist et al., "Deep Sparse Coding for Invariant Multimodal Halle Berry Neurons" (CVPR 2018),
+Kim, Hannan and Kenyon, "Deep Sparse Coding for Invariant Multimodal Halle Berry Neurons" (CVPR 2018),
 sections 4.3-4.5, at Fashion-MNIST scale: each garment image is paired with its class name rendered
 as text by TextInput (font family, style, size and position drawn per item, so a class's name is not
 one pixel-identical image).
