@@ -244,7 +244,7 @@ def compare_recorded(chk: Checker, run: Run, s: Subnet, traj: ref.Trajectory, rt
                                                                      s.record_period)),
                  f"{len(steps)} samples")
         chk.close(f"{probe} vs reference", data, want_all[steps], rtol=rtol)
-    en = run.energy(s.n("Energy"))
+    en = run.energy_arrays(s.n("Energy"))
     steps = en["step"]
     chk.true(f"{s.n('Energy')} sampled every step", np.array_equal(steps, np.arange(traj.energy.shape[0])))
     # Energies are sums of nonnegative terms: compared relative to each value, with a floor of 1e-7 of

@@ -53,13 +53,13 @@ def main(argv):
         sets = data + ["--set", "simulation.steps=400", "--set", "simulation.display_period=100"]
         run(exe, small, f"{tmp}/cpu", "cpu", sets)
         cpu = st.Run(f"{tmp}/cpu")
-        ec = cpu.energy("Energy")
+        ec = cpu.energy_arrays("Energy")
         _, pc = cpu.recorder("JointCode")
         for algorithm in ("auto", "direct", "gemm"):
             tag = f"[{backend}, device_convolution {algorithm}]"
             run(exe, small, f"{tmp}/{algorithm}", backend, sets + ["--set", f"simulation.device_convolution={algorithm}"])
             dev = st.Run(f"{tmp}/{algorithm}")
-            ed = dev.energy("Energy")
+            ed = dev.energy_arrays("Energy")
             for term in sorted(ec):
                 chk.close(f"{tag} energy {term}, 400 steps", ed[term], ec[term], rtol=1e-5,
                           atol=1e-6 * float(np.max(np.abs(ec[term])) + 1e-30), elementwise=True)

@@ -61,7 +61,7 @@ def main(argv):
         run, secs = st.run_laminar(exe, params, tmp, "energy")
         print(f"laminar run took {secs:.2f} s")
         for tag, s in nets.items():
-            en = run.energy(s.n("Energy"))
+            en = run.energy_arrays(s.n("Energy"))
             steps, e = run.recorder(s.n("Residual"))
             steps_a, a = run.recorder(s.n("Activity"))
             chk.true(f"[{tag}] recorders and energy sampled every step",

@@ -138,7 +138,7 @@ def dynamics(exe, tmp, chk):
                 steps, data = run.recorder(n(f"{what}{k + 1}"))
                 chk.true(f"[{tag}] {what}{k + 1} recorded every step", np.array_equal(steps, np.arange(STEPS)))
                 chk.close(f"[{tag}] {what}{k + 1} vs reference", data, want[steps])
-        en = run.energy(n("Energy"))
+        en = run.energy_arrays(n("Energy"))
         for k in range(len(levels)):
             for col, want in ((f"E{k + 1}", traj.error_energy[k]), (f"V{k + 1}", traj.sparsity_energy[k])):
                 chk.close(f"[{tag}] Energy.{col}", en[n(col)], want, rtol=1e-5, atol=1e-7 * float(np.max(want)),
@@ -193,15 +193,15 @@ def fixed_point(exe, tmp, chk):
             chk.true("[fb] ... and not those without the bias (the check can fail)", w > 1e-2, f"violation {w:.2e}")
     for tag in nets:
         n = names[tag]
-        en = run.energy(n("Energy"))
+        en = run.energy_arrays(n("Energy"))
         get = lambda what: run.recorder(n(what))[1][-1].astype(np.float64)  # noqa: E731
         # the probe's LCA terms use the code at the start of the step; at a fixed point it no longer moves
         want = sum(0.5 * np.sum(get(f"e{k}") ** 2) + lam * np.sum(np.abs(get(f"a{k}")))
                    for k, lam in ((1, lam1), (2, lam2)))
         chk.close(f"[{tag}] Energy at step {steps - 1} vs hierarchical energy of the recorded buffers",
                   en["energy"][-1, 0], want, rtol=1e-5)
-    e_fb = run.energy(names["fb"]("Energy"))["energy"][:, 0].astype(np.float64)
-    e_no = run.energy(names["nofb"]("Energy"))["energy"][:, 0].astype(np.float64)
+    e_fb = run.energy_arrays(names["fb"]("Energy"))["energy"][:, 0].astype(np.float64)
+    e_no = run.energy_arrays(names["nofb"]("Energy"))["energy"][:, 0].astype(np.float64)
     rise_fb = float(np.max(np.diff(e_fb[10:])))
     chk.true("[fb] hierarchical energy non-increasing after step 10", rise_fb <= 1e-6 * e_fb[0],
              f"largest step-to-step rise {rise_fb:.2e}; E(0) {e_fb[0]:.4f}, E(end) {e_fb[-1]:.4f}")

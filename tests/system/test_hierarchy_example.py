@@ -52,7 +52,7 @@ def main(argv):
     with st.workdir() as tmp:
         fb = run(exe, params, os.path.join(tmp, "fb"))
         nofb = run(exe, params, os.path.join(tmp, "nofb"), "connections.E2ToV1.strength=0")
-        e = fb.energy("Energy")
+        e = fb.energy_arrays("Energy")
         for col in ("energy", "E1", "E2", "V1", "V2"):
             # at step 0 the codes and u1 are still 0, so E2, V1 and V2 start at 0
             chk.true(f"Energy.{col} finite, >= 0, and > 0 at the end",
@@ -65,7 +65,7 @@ def main(argv):
             f = fb.probe(stats)["fraction_nonzero"][-1]
             chk.true(f"{stats}: final code sparse and not empty", bool(np.all((f > 0) & (f < 0.5))),
                      f"fraction nonzero {np.round(f, 3)}")
-        d = float(np.max(np.abs(e["energy"] - nofb.energy("Energy")["energy"])))
+        d = float(np.max(np.abs(e["energy"] - nofb.energy_arrays("Energy")["energy"])))
         chk.true("strength 0 changes the run", d > 1e-3, f"max |energy difference| {d:.3g}")
         chk.true("override stored in the output params",
                  nofb.params["connections"]["E2ToV1"]["strength"] == 0)

@@ -84,7 +84,7 @@ def main(argv):
         if not chk.true("the small copy runs", proc.returncode == 0, proc.stderr.strip()[-500:]):
             return chk.exit()
         run = st.Run(out)
-        en = run.energy("Energy")
+        en = run.energy_arrays("Energy")
         chk.true("energies finite", all(np.all(np.isfinite(v)) for v in en.values()))
         for c in ("Phi_V1", "Phi_V2", "Phi_V3", "Phi_T1", "Phi_T2", "Phi_PV", "Phi_PT"):
             w = run.final_weights(c)

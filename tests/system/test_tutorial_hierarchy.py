@@ -59,7 +59,7 @@ def main(argv):
         chk.true("summary printed", "2L-SPC vs Hi-La: total prediction error" in proc.stdout)
         for name, r in res["evals"].items():
             tag = f"eval-{r['model'].lower().replace('-', '')}-fb{int(r['feedback'])}"
-            e = st.Run(os.path.join(out, tag)).energy()
+            e = st.Run(os.path.join(out, tag)).energy_arrays()
             pe = (e["E1"] + e["E2"]).astype(np.float64)
             chk.close(f"[{name}] final prediction error in results.json", r["final_pe"], pe[-1].mean(), rtol=1e-6)
             chk.true(f"[{name}] steps to converge in results.json",
@@ -75,7 +75,7 @@ def main(argv):
             lv = [H.Level(ref.LCAParams(nx=8, ny=8, nf=16, tau=20, lam=0.3), W1, feedback=1.0),
                   H.Level(ref.LCAParams(nx=4, ny=4, nf=32, tau=20, lam=0.3), W2)]
             traj = H.Hierarchy(x, lv, B, steps).run(steps)
-            e = st.Run(os.path.join(out, "eval-2lspc-fb1")).energy()
+            e = st.Run(os.path.join(out, "eval-2lspc-fb1")).energy_arrays()
             for col, want in (("E1", traj.error_energy[0]), ("E2", traj.error_energy[1]),
                               ("V1", traj.sparsity_energy[0]), ("V2", traj.sparsity_energy[1]), ("energy", traj.energy)):
                 chk.close(f"eval-2lspc-fb1 Energy.{col} vs reference", e[col], want, rtol=1e-5,
