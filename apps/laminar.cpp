@@ -69,6 +69,11 @@ int run_main(int argc, char** argv) {
   run->add_option("--plugin", plugins, "Load kinds from this plugin (shared library; repeatable; relative to the current folder)")->allow_extra_args(false);
   run->add_flag("--gpu", gpu, "Run on the GPU (as --set simulation.backend=cuda); an error where none can be used");
   run->add_flag("--quiet,-q", quiet, "No progress output");
+  std::string progress_mode = "auto";
+  run->add_option("--progress", progress_mode,
+                  "How progress is shown: auto (a live line on a terminal, else log lines), log (a line at "
+                  "display-period ends, about every 10%), jsonl (one JSON object per line, for programs), none")
+      ->check(CLI::IsMember({"auto", "log", "jsonl", "none"}));
   run->add_flag("--verbose,-v", verbose, "Print the resolved network before running");
   run->add_option("--restart", restart,
                   "Continue from this checkpoint file, or the newest complete checkpoint in this folder");
@@ -140,12 +145,14 @@ int run_main(int argc, char** argv) {
     Network net(spec);
     // Under mpirun every process runs its part; rank 0 alone writes the output and reports.
     const Communicator& comm = Communicator::world();
+    // Machine-readable progress owns stdout: the informational lines go to stderr then.
+    std::ostream& say = progress_mode == "jsonl" ? std::cerr : std::cout;
     if (!comm.root()) quiet = true, verbose = false;
-    if (verbose) std::cout << summarize(net);
+    if (verbose) say << summarize(net);
     if (!quiet && comm.size() > 1)
-      std::cout << "laminar: " << comm.size() << " MPI processes, " << comm.decomposition().str() << "\n";
+      say << "laminar: " << comm.size() << " MPI processes, " << comm.decomposition().str() << "\n";
     if (!quiet && net.backend().memory())
-      std::cout << "laminar: backend " << net.backend().name() << " (" << net.backend().description() << ")\n";
+      say << "laminar: backend " << net.backend().name() << " (" << net.backend().description() << ")\n";
     // Which checkpoint to continue from, checked against this network before the output is touched.
     std::string from;
     const bool resuming = resume || net.sim().resume;
@@ -182,25 +189,45 @@ int run_main(int argc, char** argv) {
       }
     }
     // Every input (e.g. weights from a file in this folder) is read before the output is created.
-    Simulation sim(net, RunOptions{quiet, verbose});
+    RunOptions run_options{quiet, verbose};
+    {
+      std::string command;
+      for (int i = 0; i < argc; ++i) {
+        std::string a = argv[i];
+        const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789-_./=:,+@%") == std::string::npos;
+        std::string quoted = "'";
+        for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        command += (i ? " " : "") + (plain ? a : quoted + "'");
+      }
+      run_options.provenance = {{"command_line", command},
+                                {"working_directory", std::filesystem::current_path().string()},
+                                {"git_commit", LAMINAR_GIT_COMMIT},
+                                {"build", LAMINAR_BUILD_OPTIONS}};
+    }
+    run_options.progress = progress_mode == "jsonl" ? ProgressMode::Jsonl
+                           : progress_mode == "log"  ? ProgressMode::Log
+                           : progress_mode == "none" ? ProgressMode::None
+                                                     : ProgressMode::Auto;
+    Simulation sim(net, run_options);
     sim.prepare();
     Output out(net.sim().output, oo);
     sim.attach(out);
     if (info) {
       sim.resume(*info);
       if (!quiet) {
-        std::cout << "laminar: resuming at step " << info->step << " from " << info->path << "\n";
+        say << "laminar: resuming at step " << info->step << " from " << info->path << "\n";
         if (!out.resumed())
-          std::cout << "laminar: note: " << out.file_path() << " did not exist; the new one holds the output from step "
+          say << "laminar: note: " << out.file_path() << " did not exist; the new one holds the output from step "
                     << info->step << " on\n";
       }
     }
     long n = sim.run() - sim.first_step();
     out.close();
-    if (!quiet) std::cout << "laminar: ran " << n << " steps; output in " << out.file_path() << "\n";
+    if (!quiet) say << "laminar: ran " << n << " steps; output in " << out.file_path() << "\n";
     if (!quiet && net.backend().memory()) {
       const DeviceMemory::Traffic& t = net.backend().memory()->traffic;
-      std::cout << "laminar: host<->device transfers: " << t.uploads << " uploads (" << (t.upload_bytes >> 10)
+      say << "laminar: host<->device transfers: " << t.uploads << " uploads (" << (t.upload_bytes >> 10)
                 << " KiB), " << t.downloads << " downloads (" << (t.download_bytes >> 10) << " KiB)\n";
     }
     return 0;

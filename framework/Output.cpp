@@ -10,6 +10,8 @@
 #include <random>
 #include <sstream>
 
+#include <hdf5_hl.h>
+
 #include "framework/Error.hpp"
 
 namespace fs = std::filesystem;
@@ -41,7 +43,17 @@ std::string read_string_attribute(hid_t obj, const char* name) {
   if (a < 0) return {};
   hid_t type = H5Aget_type(a);
   std::string out;
-  if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)) {
+  if (H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) > 0) {
+    char* text = nullptr;
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, H5T_VARIABLE);
+    H5Tset_cset(mem, H5Tget_cset(type));
+    if (H5Aread(a, mem, &text) >= 0 && text) {
+      out = text;
+      H5free_memory(text);
+    }
+    H5Tclose(mem);
+  } else if (H5Tget_class(type) == H5T_STRING) {
     out.resize(H5Tget_size(type));
     if (H5Aread(a, type, out.data()) < 0) out.clear();
     while (!out.empty() && out.back() == '\0') out.pop_back();
@@ -492,11 +504,20 @@ hid_t Output::open_or_create(const std::string& dataset, hid_t type, const std::
     dims[i] = maxdims[i] = chunk[i] = row_shape[i - 1];
     row_elems *= row_shape[i - 1];
   }
-  // Chunks of about 256 KiB: many scalar rows per chunk, one row per chunk for big arrays.
-  chunk[0] = std::max<hsize_t>(1, (256 * 1024) / std::max<std::size_t>(1, row_elems * H5Tget_size(type)));
+  // Tables of small rows: chunks of about 16 KiB, uncompressed, so that a chunk being filled row by
+  // row is rewritten in place (a compressed chunk moves on every rewrite, and the space it leaves
+  // may be reused before the next flush: a run killed then would leave the flushed table pointing
+  // at overwritten bytes). Rows of 16 KiB or more (recorded activity, weights): one row per chunk,
+  // written once, byte-shuffled and deflated (sparse codes compress well; h5py decompresses).
+  const std::size_t row_bytes = std::max<std::size_t>(1, row_elems * H5Tget_size(type));
+  chunk[0] = std::max<hsize_t>(1, (16 * 1024) / row_bytes);
   hid_t space = H5Screate_simple(rank, dims.data(), maxdims.data());
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(dcpl, rank, chunk.data());
+  if (chunk[0] == 1) {
+    H5Pset_shuffle(dcpl);
+    H5Pset_deflate(dcpl, 4);
+  }
   hid_t lcpl = link_create_plist();
   hid_t id = H5Dcreate2(file_, dataset.c_str(), type, space, lcpl, dcpl, H5P_DEFAULT);
   H5Pclose(lcpl);
@@ -504,6 +525,8 @@ hid_t Output::open_or_create(const std::string& dataset, hid_t type, const std::
   H5Sclose(space);
   if (id < 0) throw UserError(file_path() + ": cannot create dataset " + dataset);
   open_[dataset] = id;
+  if (auto it = declared_.find(dataset); it != declared_.end())
+    label_dimensions(dataset, it->second.first, it->second.second);
   return id;
 }
 
@@ -564,8 +587,7 @@ void Output::write(const std::string& dataset, const float* data, const std::vec
   check(st, "writing " + dataset);
 }
 
-void Output::attribute(const std::string& object, const std::string& name, const std::string& value) {
-  if (!writer_ || broken_) return;
+hid_t Output::open_object(const std::string& object) {
   hid_t obj;
   if (H5Lexists(file_, object.c_str(), H5P_DEFAULT) > 0 || object == "/") {
     obj = H5Oopen(file_, object.c_str(), H5P_DEFAULT);
@@ -575,18 +597,65 @@ void Output::attribute(const std::string& object, const std::string& name, const
     H5Pclose(lcpl);
   }
   if (obj < 0) throw UserError(file_path() + ": cannot open " + object);
+  return obj;
+}
+
+void Output::write_attribute(const std::string& object, const std::string& name, hid_t type, const void* value) {
+  hid_t obj = open_object(object);
   if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, std::max<std::size_t>(1, value.size()));
-  H5Tset_cset(type, H5T_CSET_UTF8);
   hid_t space = H5Screate(H5S_SCALAR);
   hid_t attr = H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t st = H5Awrite(attr, type, value.empty() ? "" : value.data());
-  H5Aclose(attr);
+  herr_t st = attr < 0 ? -1 : H5Awrite(attr, type, value);
+  if (attr >= 0) H5Aclose(attr);
   H5Sclose(space);
-  H5Tclose(type);
   H5Oclose(obj);
   check(st, "writing attribute " + object + "@" + name);
+}
+
+void Output::attribute(const std::string& object, const std::string& name, const std::string& value) {
+  if (!writer_ || broken_) return;
+  // Variable-length UTF-8: h5py reads it as str.
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  const char* text = value.c_str();
+  try {
+    write_attribute(object, name, type, &text);
+  } catch (...) {
+    H5Tclose(type);
+    throw;
+  }
+  H5Tclose(type);
+}
+
+void Output::attribute(const std::string& object, const std::string& name, double value) {
+  if (!writer_ || broken_) return;
+  write_attribute(object, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+void Output::attribute(const std::string& object, const std::string& name, long long value) {
+  if (!writer_ || broken_) return;
+  write_attribute(object, name, H5T_NATIVE_LLONG, &value);
+}
+
+void Output::declare(const std::string& dataset, std::vector<std::string> dims, std::string description) {
+  declared_[dataset] = {std::move(dims), std::move(description)};
+}
+
+void Output::label_dimensions(const std::string& dataset, const std::vector<std::string>& dims,
+                              const std::string& description) {
+  if (!writer_ || broken_) return;
+  hid_t d = H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT);
+  if (d < 0) throw InternalError("label_dimensions: no dataset " + dataset);
+  hid_t space = H5Dget_space(d);
+  const int rank = H5Sget_simple_extent_ndims(space);
+  H5Sclose(space);
+  for (int i = 0; i < rank && i < int(dims.size()); ++i) H5DSset_label(d, unsigned(i), dims[std::size_t(i)].c_str());
+  H5Dclose(d);
+  std::string joined;
+  for (const auto& n : dims) joined += (joined.empty() ? "" : ",") + n;
+  attribute(dataset, "dimensions", joined);
+  if (!description.empty()) attribute(dataset, "description", description);
 }
 
 void Output::flush() {

@@ -86,8 +86,27 @@ class Output {
   void append(const std::string& dataset, const Tensor& t);
   // Write (or replace) a whole fixed-shape dataset.
   void write(const std::string& dataset, const float* data, const std::vector<std::size_t>& shape);
-  // A string attribute on a group or dataset (created as a group if absent).
+  // An attribute on a group or dataset (created as a group if absent): text as variable-length
+  // UTF-8 (h5py reads a str), numbers as numbers.
   void attribute(const std::string& object, const std::string& name, const std::string& value);
+  void attribute(const std::string& object, const std::string& name, const char* value) {
+    attribute(object, name, std::string(value));
+  }
+  void attribute(const std::string& object, const std::string& name, double value);
+  void attribute(const std::string& object, const std::string& name, long long value);
+  void attribute(const std::string& object, const std::string& name, long value) {
+    attribute(object, name, (long long)value);
+  }
+  void attribute(const std::string& object, const std::string& name, int value) {
+    attribute(object, name, (long long)value);
+  }
+  // Dimension names and a description for a dataset created later by append() (applied when it is
+  // created; a resumed file's datasets have theirs already).
+  void declare(const std::string& dataset, std::vector<std::string> dims, std::string description);
+  // Names the dimensions of an existing dataset (HDF5 dimension labels, h5py `ds.dims[i].label`,
+  // and a "dimensions" attribute "sample,batch,y,x,feature") and gives it a description.
+  void label_dimensions(const std::string& dataset, const std::vector<std::string>& dims,
+                        const std::string& description = {});
   // Everything written so far to disk. Any failure of a write, a flush or the close is a UserError
   // naming the file and the cause; the file is then cut back to its last successful flush and closed
   // (using the held-back disk space), so what was flushed before stays readable.
@@ -123,6 +142,8 @@ class Output {
   bool recover();  // cut back to the last flush and close; false if that failed too
   [[noreturn]] void fail_table(Table& t, int err);
   void check(herr_t status, const std::string& what);
+  hid_t open_object(const std::string& object);
+  void write_attribute(const std::string& object, const std::string& name, hid_t type, const void* value);
   void release_reserve();
   void close_quietly();
   std::string dir_;
@@ -131,6 +152,7 @@ class Output {
   hid_t file_ = -1;
   bool broken_ = false;  // a write failed: nothing more is written
   std::map<std::string, hid_t> open_;  // extendible datasets kept open while the run lasts
+  std::map<std::string, std::pair<std::vector<std::string>, std::string>> declared_;  // dims, description
   std::map<std::string, long long> rows_;  // rows of every extendible dataset
   std::map<std::string, long long> flushed_rows_;  // rows at the last successful flush
   bool resumed_ = false;

@@ -27,7 +27,8 @@ Schema SimulationConfig::schema() {
               "from a sparse layer skips its zeros), gemm (im2col + cuBLAS SGEMM, dense), auto (direct from sparse "
               "codes, GEMM for the dense transposed delivery and the Hebbian update). Ignored by the cpu backend.")
       .integer("threads", 0, 0, 4096, "OpenMP threads per process; 0 uses OpenMP's default (OMP_NUM_THREADS).")
-      .boolean("csv", true, "Also write scalar probe tables as CSV files beside the HDF5 output.")
+      .boolean("csv", false, "Also write scalar probe tables as CSV files beside the HDF5 output (every row of every "
+                             "batch element: large for long runs; the HDF5 tables hold the same numbers).")
       .integer("checkpoint_every", 0, 0, 1e15,
                "Write a checkpoint (state of every layer and connection, atomically) every this many steps and at "
                "the end; 0: none.")

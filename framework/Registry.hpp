@@ -26,7 +26,7 @@ struct SimulationConfig {
   std::string output = "output";
   long display_period = 200;
   int threads = 0;  // OpenMP threads; 0 = OpenMP's default
-  bool write_csv = true;
+  bool write_csv = false;
   long checkpoint_every = 0;  // steps between checkpoints; 0 = none
   int checkpoint_keep = 2;
   long nan_check = 1;  // steps between non-finite checks; 0 = none

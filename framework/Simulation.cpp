@@ -2,7 +2,12 @@
 
 #include <omp.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <ctime>
+#include <fstream>
 #include <csignal>
 #include <iostream>
 #include <limits>
@@ -156,6 +161,7 @@ long Simulation::find_nonfinite(bool& is_nan) const {
 }
 
 void Simulation::resume(const CheckpointInfo& info) {
+  resumed_from_checkpoint_ = true;
   if (!initialized_) initialize();
   restore_checkpoint(net_, info);
   ++weight_changes_;
@@ -181,10 +187,31 @@ void Simulation::initialize() {
   out_->attribute("/", "schedule", net_.describe_schedule());
   const Communicator& comm = Communicator::world();
   const Decomposition& d = comm.decomposition();
-  out_->attribute("/", "mpi_ranks", std::to_string(comm.size()));
+  out_->attribute("/", "mpi_ranks", comm.size());
   out_->attribute("/", "mpi_decomposition", std::to_string(d.rows) + "x" + std::to_string(d.columns) + "x" +
-                                                std::to_string(d.batch_groups));
-  out_->attribute("/", "omp_threads", std::to_string(omp_get_max_threads()));
+                                                 std::to_string(d.batch_groups));
+  out_->attribute("/", "omp_threads", omp_get_max_threads());
+  out_->attribute("/", "backend", net_.backend().name());
+  for (const auto& [key, value] : options_.provenance) out_->attribute("/", key, value);
+  {
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    out_->attribute("/", "hdf5_version", std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel));
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) == 0) out_->attribute("/", "host", std::string(host));
+    const std::time_t now = std::time(nullptr);
+    char when[64];
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    out_->attribute("/", resumed_from_checkpoint_ ? "resumed_at" : "started_at", std::string(when));
+  }
+  // The resolved params beside the output, as a file a person (or `laminar run`) can use again.
+  if (out_->writer()) {
+    const std::string p = out_->path("params.yaml");
+    std::ofstream f(p, std::ios::trunc);
+    f << "# The resolved params of this run (every default filled in), written by laminar " LAMINAR_VERSION "\n"
+      << net_.spec().resolved_yaml;
+    if (!f.good()) throw UserError(p + ": cannot write the run's params (" + io_error_cause(errno) + ")");
+  }
   for (auto& p : net_.probes()) p->open(*out_, sim);
   initialized_ = true;
 }
@@ -210,7 +237,8 @@ void Simulation::finish() {
     WeightsView w = c->weights();
     out_->write("connections/" + c->name() + "/final_weights", w.data,
                {std::size_t(w.kernels), std::size_t(w.patch_y), std::size_t(w.patch_x), std::size_t(w.features)});
-    if (out_->writer()) write_dictionary_png(w, out_->path(c->name() + "-dictionary.png"));
+    out_->label_dimensions("connections/" + c->name() + "/final_weights", {"kernel", "y", "x", "feature"},
+                           "the learned weights at the end of the run");
   }
   out_->flush();
 }
@@ -218,7 +246,10 @@ void Simulation::finish() {
 long Simulation::run() {
   if (!initialized_) initialize();
   const long steps = net_.steps();
-  Progress progress(steps, options_.quiet, start_);
+  const SimulationConfig& cfg = net_.sim();
+  Progress progress(steps, options_.quiet ? ProgressMode::None : options_.progress, start_, cfg.display_period,
+                    cfg.batch_size);
+  std::optional<double> settled;  // the headline at the end of the last finished display period
   const Probe* headline = nullptr;
   for (auto& p : net_.probes())
     if (!headline && p->headline()) headline = p.get();
@@ -279,7 +310,10 @@ long Simulation::run() {
     if (!headline)
       for (auto& p : net_.probes())
         if (!headline && p->headline()) headline = p.get();
-    progress.update(n + 1, value(), label());
+    const bool period_end = (n + 1) % cfg.display_period == 0;
+    if (period_end && headline && headline->due(n))
+      if (auto v = value()) settled = v;
+    progress.update(n + 1, settled, label(), period_end || n + 1 == steps);
     auto now = std::chrono::steady_clock::now();
     if (std::chrono::duration<double>(now - last_flush).count() > 10.0) {
       out_->flush();  // a killed run keeps what it wrote up to the last flush
@@ -289,10 +323,10 @@ long Simulation::run() {
   // Wall time of the loop and the largest time any process spent in halo exchanges (benchmarks).
   const double loop = comm.max_all(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   const double halo = comm.max_all(comm.halo_seconds - halo_before);
-  out_->attribute("/", "run_seconds", std::to_string(loop));
-  out_->attribute("/", "halo_seconds", std::to_string(halo));
+  out_->attribute("/", "run_seconds", loop);
+  out_->attribute("/", "halo_seconds", halo);
   finish();
-  progress.finish(value(), label());
+  progress.finish(settled, label());
   return steps;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The engine's time loop (ARCHITECTURE.md "Timestep"): each step, in schedule order, clear a
+// The engine's time loop (docs/architecture.md, "Timestep"): each step, in schedule order, clear a
 // layer's channels, let its incoming connections deliver, update it; then learning where a
 // display period ends, probes on their cadence, progress, and periodic flushes of the output.
 //
@@ -15,17 +15,23 @@
 //   a checkpoint of it is written and run() throws RunStopped (exit code 4) naming layer, buffer, step
 //   and batch element. K = 0 turns the guard off (no check, no copy).
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "framework/Checkpoint.hpp"
 #include "framework/Error.hpp"
 #include "framework/Network.hpp"
 #include "framework/Output.hpp"
+#include "framework/Progress.hpp"
 
 namespace laminar {
 
 struct RunOptions {
   bool quiet = false;    // no progress output
   bool verbose = false;  // extra log lines
+  ProgressMode progress = ProgressMode::Auto;  // how progress is shown (framework/Progress.hpp)
+  // Provenance written as root attributes of laminar.h5 (e.g. command_line, git_commit, build).
+  std::vector<std::pair<std::string, std::string>> provenance;
 };
 
 // A run that stopped early on purpose (signal, non-finite values): the message names the checkpoint.
@@ -72,6 +78,7 @@ class Simulation {
   Network& net_;
   Output* out_ = nullptr;
   bool prepared_ = false;
+  bool resumed_from_checkpoint_ = false;
   RunOptions options_;
   bool initialized_ = false;
   long start_ = 0;

@@ -9,6 +9,9 @@ void TableProbe::open(Output& out, const SimulationConfig& sim) {
   batch_ = sim.batch_size;
   csv_ = sim.write_csv;
   out.attribute("probes/" + name_, "type", type_);
+  out.declare("probes/" + name_ + "/step", {"sample"}, "the step of each sample (0-based; the sample follows it)");
+  for (const auto& c : columns())
+    out.declare("probes/" + name_ + "/" + c, {"sample", "batch"}, type_ + " " + c + " per sample and batch element");
   if (csv_) {
     std::string header = "step,batch";
     for (const auto& c : columns()) header += "," + c;

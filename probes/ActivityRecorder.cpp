@@ -18,6 +18,10 @@ void ActivityRecorder::open(Output& out, const SimulationConfig&) {
   out.attribute(g, "type", type_);
   out.attribute(g, "layer", source_.layer().name());
   out.attribute(g, "buffer", source_.buffer_name());
+  out.declare(g + "/step", {"sample"}, "the step of each sample (0-based; the sample follows it)");
+  out.declare(g + "/data", {"sample", "batch", "y", "x", "feature"},
+              "layer " + source_.layer().name() + " " + source_.buffer_name() + " per sample");
+  out.declare(g + "/item", {"sample", "batch"}, "dataset index of the input shown");
 }
 
 void ActivityRecorder::sample(long step, Output& out) {

@@ -19,6 +19,9 @@ void WeightRecorder::resolve(Network& net) {
 void WeightRecorder::open(Output& out, const SimulationConfig&) {
   out.attribute("probes/" + name_, "type", type_);
   out.attribute("probes/" + name_, "connection", connection_->name());
+  out.declare("probes/" + name_ + "/step", {"sample"}, "the step of each sample (0-based; the sample follows it)");
+  out.declare("probes/" + name_ + "/weights", {"sample", "kernel", "y", "x", "feature"},
+              "weights of connection " + connection_->name() + " per sample");
 }
 
 void WeightRecorder::sample(long step, Output& out) {
@@ -34,7 +37,8 @@ void WeightRecorder::sample(long step, Output& out) {
 void laminar_register_WeightRecorder(Registry& r) {
   Schema s = Probe::common_schema();
   s.string("connection", std::nullopt, "Connection (Convolution or Transpose) whose weights are recorded.")
-      .boolean("png", true, "Also draw the weights as a tile image <output>/<name>.png.");
+      .boolean("png", false, "Also draw the weights as a tile image <output>/<name>.png (figures are otherwise drawn "
+                             "from laminar.h5 by `python -m laminar.plot` as dictionary-<name>.png).");
   register_probe<WeightRecorder>(
       r, KindInfo{Category::Probe, "WeightRecorder", "Writes a connection's weights to the HDF5 output and a PNG.",
                   "Samples on the last step of every `period` steps (default: every display period, after learning) "

@@ -13,7 +13,7 @@ order. Everything is computed in float64; shapes are checked and mismatches rais
     mm = analysis.multimodal_units(codes_image_only, codes_text_only, labels)
     mm.count, mm.counts_by_threshold
 
-References: Kim, Lundquist et al., "Deep sparse coding for invariant multimodal Halle Berry neurons"
+References: Kim, Hannan and Kenyon, "Deep sparse coding for invariant multimodal Halle Berry neurons"
 (CVPR 2018): activity-triggered averages, units responding to both face and name, single-unit
 classification. Rolls, Treves, Tovee & Panzeri, "Information in the neuronal representation of
 individual stimuli in the primate temporal visual cortex" (J. Comput. Neurosci. 1997): single-cell

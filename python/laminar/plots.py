@@ -181,8 +181,9 @@ def plot_activity(data: np.ndarray, png: str, batch: int = 0, title: Optional[st
 
 
 def plot_run(run, out_dir: Optional[str] = None) -> list[str]:
-    """Every figure a run supports: energy.png, dictionary-<connection>.png (final weights),
-    dictionary-<WeightRecorder>.png (latest sample), activity-<ActivityRecorder>.png (latest sample)."""
+    """Every figure a run supports, one per thing and named by one rule (<what>-<name>.png): energy.png,
+    dictionary-<connection>.png (final weights), dictionary-<WeightRecorder>.png (latest sample, for
+    connections without final weights), activity-<ActivityRecorder>.png (latest sample)."""
     import os
 
     out_dir = out_dir or run.dir
@@ -197,7 +198,15 @@ def plot_run(run, out_dir: Optional[str] = None) -> list[str]:
         if "final_weights" in d:
             written.append(plot_dictionary(d["final_weights"], os.path.join(out_dir, f"dictionary-{conn}.png"),
                                            title=f"{conn} (final)"))
+    import h5py
+
+    with h5py.File(run.file, "r") as f:  # a recorder of a connection with final weights shows the same dictionary
+        recorded = {n: f[f"probes/{n}"].attrs.get("connection") for n in run.probes_of_type("WeightRecorder")}
+    finals = {c for c, d in run.connections.items() if "final_weights" in d}
     for name in run.probes_of_type("WeightRecorder"):
+        conn = recorded.get(name)
+        if (conn.decode() if isinstance(conn, bytes) else conn) in finals:
+            continue
         steps, w = run.weight_history(name)
         if len(steps):
             written.append(plot_dictionary(w[-1], os.path.join(out_dir, f"dictionary-{name}.png"),
