@@ -75,6 +75,12 @@ class _Datasets(Mapping):
         self.shapes = {k: tuple(group[k].shape) for k in group.keys()
                        if isinstance(group[k], h5py.Dataset) and k not in skip}
         self.dtypes = {k: group[k].dtype for k in self.shapes}
+        # the dimension names laminar stores with each dataset (attribute `dimensions`, e.g. "sample,batch")
+        self.dims = {}
+        for k in self.shapes:
+            names = _text(group[k].attrs.get("dimensions", "")).split(",")
+            if len(names) == len(self.shapes[k]) and all(n.strip() for n in names):
+                self.dims[k] = tuple(n.strip() for n in names)
 
     def __getitem__(self, key: str) -> np.ndarray:
         if key not in self.shapes:
@@ -346,7 +352,8 @@ class Run:
             variables.update(self._xr_vars(name, name + "_"))
         for conn, d in self.connections.items():
             for k, shape in d.shapes.items():
-                dims = _weight_dims(len(shape), conn + "_")
+                stored = d.dims.get(k)
+                dims = tuple(conn + "_" + x for x in stored) if stored else _weight_dims(len(shape), conn + "_")
                 variables[f"{conn}_{k}"] = xr.DataArray(d[k], dims=dims)
         return xr.Dataset(variables, attrs=self._xr_attrs(self.meta))
 
@@ -366,7 +373,10 @@ class Run:
             if not shape or shape[0] != n:
                 continue
             rest = len(shape) - 1
-            if k == "data" and rest == 4:
+            stored = p.data.dims.get(k)
+            if stored and stored[0] == "sample" and len(set(stored)) == len(stored):
+                dims = (sdim,) + tuple(d if d == "batch" else prefix + d for d in stored[1:])
+            elif k == "data" and rest == 4:
                 dims = (sdim, "batch", prefix + "y", prefix + "x", prefix + "feature")
             elif k == "weights" and rest == 4:
                 dims = (sdim,) + _weight_dims(4, prefix)
