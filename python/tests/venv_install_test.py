@@ -20,6 +20,45 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON_DIR = os.path.dirname(HERE)
 VERSION = sys.argv.pop(1) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else None
+EXECUTABLE = sys.argv.pop(1) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else None
+
+# What a new user does after the install, from an unrelated folder: a network as a dict, run, read, and a
+# bad key caught as LaminarError.
+USER_SCRIPT = r"""
+import sys, numpy as np, h5py, laminar
+exe = sys.argv[1]
+rng = np.random.default_rng(0)
+with h5py.File("images.h5", "w") as f:
+    f["images"] = rng.standard_normal((6, 12, 12, 1)).astype(np.float32)
+net = {
+    "simulation": {"steps": 60, "display_period": 20, "batch_size": 2, "seed": 1},
+    "layers": {"Input": {"type": "ImageInput", "path": "images.h5", "normalize": "standardize"},
+               "Residual": {"type": "Error"},
+               "V1": {"type": "LCA", "nx": 6, "ny": 6, "nf": 8, "tau": 20, "lambda": 0.1}},
+    "connections": {"I": {"type": "Identity", "pre": "Input", "post": "Residual"},
+                    "D": {"type": "Convolution", "pre": "V1", "post": "Residual", "channel": "inhibitory",
+                          "patch_size": 4, "learning_rate": 0.05},
+                    "T": {"type": "Transpose", "original": "D", "pre": "Residual", "post": "V1"}},
+    "probes": {"Energy": {"type": "Energy"}, "Code": {"type": "ActivityRecorder", "layer": "V1", "period": 20}},
+}
+run = laminar.run(net, output="out", executable=exe)
+energy = run.energy()
+assert len(energy) == 60 * 2 and "energy" in energy.columns, energy.columns
+ds = run.to_xarray("Code")
+code = [v for v in ds.data_vars if set(ds[v].dims) >= {"batch", "y", "x", "feature"}]
+assert code, {v: ds[v].dims for v in ds.data_vars}
+code = code[0]
+assert ds[code].dims[0] == "step" and ds[code].sizes["step"] == 3, ds[code].sizes
+with h5py.File("out/laminar.h5") as f:
+    assert np.array_equal(ds[code].values, f["probes/Code/data"][()])
+net["layers"]["V1"]["lambdaa"] = 0.1
+try:
+    laminar.run(net, output="bad", executable=exe)
+    raise SystemExit("a bad key was accepted")
+except laminar.LaminarError as e:
+    assert "lambdaa" in str(e), str(e)
+print("OK", len(energy), "energy rows;", code, dict(ds[code].sizes))
+"""
 
 
 class VenvInstallTest(unittest.TestCase):
@@ -82,6 +121,15 @@ class VenvInstallTest(unittest.TestCase):
         if os.path.exists(os.path.join(PYTHON_DIR, "laminar", "report.py")):
             r = self.venv_run(os.path.join(self.venv, "bin", "laminar-report"), "--help")
             self.assertEqual(r.returncode, 0, r.stderr)
+
+    @unittest.skipUnless(EXECUTABLE, "no laminar executable given")
+    def test_user_script(self):
+        script = os.path.join(self.cwd, "first.py")
+        with open(script, "w") as f:
+            f.write(USER_SCRIPT)
+        r = self.venv_run(self.py, script, EXECUTABLE)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("OK 120 energy rows", r.stdout)
 
     def test_no_interpreter_paths(self):
         r = self.venv_run(self.py, "-c", "import laminar, os; print(os.path.dirname(laminar.__file__))")
