@@ -69,6 +69,10 @@ int run_main(int argc, char** argv) {
   run->add_option("--plugin", plugins, "Load kinds from this plugin (shared library; repeatable; relative to the current folder)")->allow_extra_args(false);
   run->add_flag("--gpu", gpu, "Run on the GPU (as --set simulation.backend=cuda); an error where none can be used");
   run->add_flag("--quiet,-q", quiet, "No progress output");
+  bool profile = false;
+  run->add_flag("--profile", profile,
+                "Time every schedule item (each connection's delivery, each layer's update, learning, probes, "
+                "NaN checks, checkpoints, output flushes): a table at the end, and profile/ in laminar.h5");
   std::string progress_mode = "auto";
   run->add_option("--progress", progress_mode,
                   "How progress is shown: auto (a live line on a terminal, else log lines), log (a line at "
@@ -190,6 +194,7 @@ int run_main(int argc, char** argv) {
     }
     // Every input (e.g. weights from a file in this folder) is read before the output is created.
     RunOptions run_options{quiet, verbose};
+    run_options.profile = profile;
     {
       std::string command;
       for (int i = 0; i < argc; ++i) {
@@ -225,6 +230,7 @@ int run_main(int argc, char** argv) {
     long n = sim.run() - sim.first_step();
     out.close();
     if (!quiet) say << "laminar: ran " << n << " steps; output in " << out.file_path() << "\n";
+    if (profile && comm.root()) say << "laminar: " << sim.profile_table();
     if (!quiet && net.backend().memory()) {
       const DeviceMemory::Traffic& t = net.backend().memory()->traffic;
       say << "laminar: host<->device transfers: " << t.uploads << " uploads (" << (t.upload_bytes >> 10)

@@ -569,22 +569,32 @@ void Output::append(const std::string& d, const Tensor& t) {
   append(d, t.data(), {std::size_t(t.batch()), std::size_t(g.ny), std::size_t(g.nx), std::size_t(g.nf)});
 }
 
-void Output::write(const std::string& dataset, const float* data, const std::vector<std::size_t>& shape) {
+void Output::write_raw(const std::string& dataset, hid_t type, const void* data, const std::vector<std::size_t>& shape) {
   if (!writer_ || broken_) return;
   if (H5Lexists(file_, dataset.c_str(), H5P_DEFAULT) > 0) H5Ldelete(file_, dataset.c_str(), H5P_DEFAULT);
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
   hid_t lcpl = link_create_plist();
-  hid_t id = H5Dcreate2(file_, dataset.c_str(), H5T_NATIVE_FLOAT, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t id = H5Dcreate2(file_, dataset.c_str(), type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
   H5Pclose(lcpl);
   if (id < 0) {
     H5Sclose(space);
     throw UserError(file_path() + ": cannot create dataset " + dataset);
   }
-  herr_t st = H5Dwrite(id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+  herr_t st = H5Dwrite(id, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
   H5Dclose(id);
   H5Sclose(space);
   check(st, "writing " + dataset);
+}
+
+void Output::write(const std::string& dataset, const float* data, const std::vector<std::size_t>& shape) {
+  write_raw(dataset, H5T_NATIVE_FLOAT, data, shape);
+}
+void Output::write(const std::string& dataset, const double* data, const std::vector<std::size_t>& shape) {
+  write_raw(dataset, H5T_NATIVE_DOUBLE, data, shape);
+}
+void Output::write(const std::string& dataset, const std::int64_t* data, const std::vector<std::size_t>& shape) {
+  write_raw(dataset, H5T_NATIVE_INT64, data, shape);
 }
 
 hid_t Output::open_object(const std::string& object) {

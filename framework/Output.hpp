@@ -86,6 +86,8 @@ class Output {
   void append(const std::string& dataset, const Tensor& t);
   // Write (or replace) a whole fixed-shape dataset.
   void write(const std::string& dataset, const float* data, const std::vector<std::size_t>& shape);
+  void write(const std::string& dataset, const double* data, const std::vector<std::size_t>& shape);
+  void write(const std::string& dataset, const std::int64_t* data, const std::vector<std::size_t>& shape);
   // An attribute on a group or dataset (created as a group if absent): text as variable-length
   // UTF-8 (h5py reads a str), numbers as numbers.
   void attribute(const std::string& object, const std::string& name, const std::string& value);
@@ -132,6 +134,7 @@ class Output {
     std::uint64_t hash = kFnvOffset;
   };
   void append_raw(const std::string& dataset, hid_t type, const void* row, const std::vector<std::size_t>& row_shape);
+  void write_raw(const std::string& dataset, hid_t type, const void* data, const std::vector<std::size_t>& shape);
   void reopen(const OutputMark& mark);
   void resume_tables(const OutputMark& mark, bool required);
   void check_checkpoints(bool fresh, bool overwrite);

@@ -11,6 +11,10 @@
 #include <csignal>
 #include <iostream>
 #include <limits>
+#include <sstream>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 
 #include "framework/Checkpoint.hpp"
 #include "framework/Communicator.hpp"
@@ -216,18 +220,114 @@ void Simulation::initialize() {
   initialized_ = true;
 }
 
+namespace {
+using Clock = std::chrono::steady_clock;
+// Runs `f`, adding its wall time and one call to `item` when profiling.
+template <class F>
+void timed(std::vector<ProfileItem>& profile, std::size_t item, F&& f) {
+  if (profile.empty()) {
+    f();
+    return;
+  }
+  const auto t0 = Clock::now();
+  f();
+  profile[item].seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  ++profile[item].calls;
+}
+}  // namespace
+
+void Simulation::setup_profile() {
+  profile_.clear();
+  if (!options_.profile) return;
+  const auto& order = net_.schedule();
+  layer_item_.resize(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    layer_item_[i] = profile_.size();
+    profile_.push_back({"input/begin " + order[i]->name()});
+    profile_.push_back({"update " + order[i]->name() + " (" + order[i]->type() + ")"});
+  }
+  for (auto& c : net_.connections()) {
+    conn_item_[c.get()] = profile_.size();
+    profile_.push_back({"deliver " + c->name() + " (" + c->type() + " " + c->pre_name() + " -> " + c->post_name() + ")"});
+    profile_.push_back({"learn " + c->name()});
+  }
+  probe_item_ = profile_.size();
+  for (auto& p : net_.probes()) profile_.push_back({"probe " + p->name() + " (" + p->type() + ")"});
+  nan_item_ = profile_.size();
+  profile_.push_back({"NaN check"});
+  checkpoint_item_ = profile_.size();
+  profile_.push_back({"checkpoints"});
+  flush_item_ = profile_.size();
+  profile_.push_back({"output flushes"});
+}
+
 void Simulation::step(long n) {
-  for (Layer* layer : net_.schedule()) layer->begin_step(n);
-  for (auto& p : net_.probes()) p->begin_step(n);
-  for (Layer* layer : net_.schedule()) {
+  const auto& order = net_.schedule();
+  for (std::size_t i = 0; i < order.size(); ++i)
+    timed(profile_, profile_.empty() ? 0 : layer_item_[i], [&] { order[i]->begin_step(n); });
+  for (std::size_t k = 0; k < net_.probes().size(); ++k)
+    timed(profile_, probe_item_ + k, [&] { net_.probes()[k]->begin_step(n); });
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    Layer* layer = order[i];
     layer->clear_channels();
-    for (Connection* c : net_.incoming(*layer)) c->deliver(layer->channel(c->channel()));
-    layer->update(n);
+    for (Connection* c : net_.incoming(*layer))
+      timed(profile_, profile_.empty() ? 0 : conn_item_[c], [&] { c->deliver(layer->channel(c->channel())); });
+    timed(profile_, profile_.empty() ? 0 : layer_item_[i] + 1, [&] { layer->update(n); });
   }
   for (auto& c : net_.connections())
-    if (c->plastic() && c->learn(n)) ++weight_changes_;
-  for (auto& p : net_.probes())
-    if (p->due(n)) p->sample(n, *out_);
+    if (c->plastic())
+      timed(profile_, profile_.empty() ? 0 : conn_item_[c.get()] + 1, [&] {
+        if (c->learn(n)) ++weight_changes_;
+      });
+  for (std::size_t k = 0; k < net_.probes().size(); ++k)
+    if (net_.probes()[k]->due(n)) timed(profile_, probe_item_ + k, [&] { net_.probes()[k]->sample(n, *out_); });
+}
+
+std::string Simulation::profile_table() const {
+  if (profile_.empty()) return {};
+  double items = 0.0;
+  for (const auto& p : profile_) items += p.seconds;
+  const long steps = net_.steps() - start_;
+  std::ostringstream s;
+  char line[256];
+  std::snprintf(line, sizeof line, "profile: %.3f s in %ld steps (%.3f ms per step)%s\n", loop_seconds_, steps,
+                steps > 0 ? 1e3 * loop_seconds_ / double(steps) : 0.0,
+                Communicator::world().size() > 1 ? ", this process" : "");
+  s << line;
+  std::snprintf(line, sizeof line, "  %-58s %9s %10s %10s %6s\n", "item", "calls", "total s", "ms/call", "share");
+  s << line;
+  std::vector<const ProfileItem*> rows;
+  for (const auto& p : profile_)
+    if (p.calls > 0) rows.push_back(&p);
+  std::stable_sort(rows.begin(), rows.end(), [](const ProfileItem* a, const ProfileItem* b) { return a->seconds > b->seconds; });
+  auto row = [&](const std::string& what, long calls, double secs) {
+    std::snprintf(line, sizeof line, "  %-58s %9ld %10.3f %10.4f %5.1f%%\n", what.substr(0, 58).c_str(), calls, secs,
+                  calls > 0 ? 1e3 * secs / double(calls) : 0.0, loop_seconds_ > 0 ? 100.0 * secs / loop_seconds_ : 0.0);
+    s << line;
+  };
+  for (const ProfileItem* p : rows) row(p->what, p->calls, p->seconds);
+  row("other (progress, signals, the loop itself)", 0, std::max(0.0, loop_seconds_ - items));
+  if (halo_seconds_ > 0) row("of the deliveries: halo exchange", 0, halo_seconds_);
+  return s.str();
+}
+
+void Simulation::write_profile() {
+  if (profile_.empty() || !out_->writer()) return;
+  std::vector<double> secs;
+  std::vector<std::int64_t> calls;
+  std::string names;
+  for (const auto& p : profile_) {
+    secs.push_back(p.seconds);
+    calls.push_back(p.calls);
+    names += (names.empty() ? "" : "\n") + p.what;
+  }
+  out_->write("profile/seconds", secs.data(), {secs.size()});
+  out_->write("profile/calls", calls.data(), {calls.size()});
+  out_->label_dimensions("profile/seconds", {"item"}, "wall time of each profile item over the run (s)");
+  out_->label_dimensions("profile/calls", {"item"}, "how often each profile item ran");
+  out_->attribute("profile", "items", names);
+  out_->attribute("profile", "loop_seconds", loop_seconds_);
+  out_->attribute("profile", "halo_seconds", halo_seconds_);
 }
 
 void Simulation::finish() {
@@ -263,6 +363,7 @@ long Simulation::run() {
   const double halo_before = comm.halo_seconds;
   const auto t0 = std::chrono::steady_clock::now();
   StopSignals signals;
+  setup_profile();
   const long guard = sim.nan_check;
   Snapshot good;
   if (guard > 0) take_snapshot(good, start_);
@@ -271,7 +372,8 @@ long Simulation::run() {
     const bool checkpoint_due = sim.checkpoint_every > 0 && ((n + 1) % sim.checkpoint_every == 0 || n + 1 == steps);
     if (guard > 0 && ((n + 1 - start_) % guard == 0 || checkpoint_due || n + 1 == steps)) {
       bool is_nan = false;
-      const long where = find_nonfinite(is_nan);
+      long where = -1;
+      timed(profile_, nan_item_, [&] { where = find_nonfinite(is_nan); });
       if (where >= 0) {
         const long batch = sim.batch_size;
         const Layer& l = *net_.schedule()[std::size_t(where / (2 * batch))];
@@ -291,11 +393,12 @@ long Simulation::run() {
         }
         throw RunStopped(4, msg);
       }
-      take_snapshot(good, n + 1);
+      timed(profile_, nan_item_, [&] { take_snapshot(good, n + 1); });
     }
     if (checkpoint_due) {
-      out_->flush();  // the output up to the checkpoint is on disk before the checkpoint is
-      checkpoints.write(net_, n + 1, out_->mark(), n + 1 == steps ? "end" : "periodic");
+      timed(profile_, flush_item_, [&] { out_->flush(); });  // the output up to the checkpoint is on disk first
+      timed(profile_, checkpoint_item_,
+            [&] { checkpoints.write(net_, n + 1, out_->mark(), n + 1 == steps ? "end" : "periodic"); });
     }
     int sig = g_signal;
     if (comm.size() > 1) sig = int(comm.max_all(double(sig)));  // every process stops at the same step
@@ -316,7 +419,7 @@ long Simulation::run() {
     progress.update(n + 1, settled, label(), period_end || n + 1 == steps);
     auto now = std::chrono::steady_clock::now();
     if (std::chrono::duration<double>(now - last_flush).count() > 10.0) {
-      out_->flush();  // a killed run keeps what it wrote up to the last flush
+      timed(profile_, flush_item_, [&] { out_->flush(); });  // a killed run keeps what it wrote up to the last flush
       last_flush = now;
     }
   }
@@ -325,6 +428,9 @@ long Simulation::run() {
   const double halo = comm.max_all(comm.halo_seconds - halo_before);
   out_->attribute("/", "run_seconds", loop);
   out_->attribute("/", "halo_seconds", halo);
+  loop_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  halo_seconds_ = comm.halo_seconds - halo_before;
+  write_profile();
   finish();
   progress.finish(settled, label());
   return steps;

@@ -14,6 +14,7 @@
 //   much memory as the layers' activities and membranes. On a failure the run is put back to that state,
 //   a checkpoint of it is written and run() throws RunStopped (exit code 4) naming layer, buffer, step
 //   and batch element. K = 0 turns the guard off (no check, no copy).
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,7 @@ struct RunOptions {
   bool quiet = false;    // no progress output
   bool verbose = false;  // extra log lines
   ProgressMode progress = ProgressMode::Auto;  // how progress is shown (framework/Progress.hpp)
+  bool profile = false;  // time every schedule item (Simulation::profile(), `laminar run --profile`)
   // Provenance written as root attributes of laminar.h5 (e.g. command_line, git_commit, build).
   std::vector<std::pair<std::string, std::string>> provenance;
 };
@@ -42,6 +44,15 @@ class RunStopped : public UserError {
 
  private:
   int code_;
+};
+
+// One row of a run's profile: a schedule item (a layer's input/begin-step work or update, a
+// connection's delivery or learning, a probe, the NaN check, checkpoints, output flushes), its total
+// wall time over the run and how often it ran.
+struct ProfileItem {
+  std::string what;
+  double seconds = 0.0;
+  long calls = 0;
 };
 
 class Simulation {
@@ -63,6 +74,14 @@ class Simulation {
   void resume(const CheckpointInfo& info);
   void finish();
   long first_step() const { return start_; }
+  // With RunOptions::profile: the items in schedule order, then learning, probes and the run's other
+  // work; `loop_seconds` the time loop's wall time and `halo_seconds` the time in halo exchanges (part
+  // of the deliveries). Written to the output as profile/{seconds,calls} (attribute `items`).
+  const std::vector<ProfileItem>& profile() const { return profile_; }
+  double loop_seconds() const { return loop_seconds_; }
+  double halo_seconds() const { return halo_seconds_; }
+  // The profile as a table for people (empty without profiling).
+  std::string profile_table() const;
 
  private:
   struct Snapshot;
@@ -79,6 +98,14 @@ class Simulation {
   Output* out_ = nullptr;
   bool prepared_ = false;
   bool resumed_from_checkpoint_ = false;
+  // Profiling: item indices (see profile()); enum-like offsets into profile_.
+  void setup_profile();
+  void write_profile();
+  std::vector<ProfileItem> profile_;
+  std::vector<std::size_t> layer_item_;        // schedule index -> begin-step item (update is +1)
+  std::map<const Connection*, std::size_t> conn_item_;  // -> deliver item (learn is +1)
+  std::size_t probe_item_ = 0, nan_item_ = 0, checkpoint_item_ = 0, flush_item_ = 0;
+  double loop_seconds_ = 0.0, halo_seconds_ = 0.0;
   RunOptions options_;
   bool initialized_ = false;
   long start_ = 0;
