@@ -111,8 +111,14 @@ std::string hex64(std::uint64_t v) {
 
 class H5File {
  public:
-  explicit H5File(const std::string& path) : path_(path) {
+  // A new checkpoint file at `path`; with `existing`, the checkpoint already there, opened to re-seal.
+  explicit H5File(const std::string& path, bool existing = false) : path_(path) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    if (existing) {
+      id_ = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+      if (id_ < 0) throw UserError(path + ": cannot open the checkpoint for writing");
+      return;
+    }
     // The 1.10 file format: every metadata block (superblock, object headers, B-trees) carries a
     // checksum that HDF5 verifies when reading, so a damaged file is an error, not a crash in the
     // library; the data itself is covered by the digest.
@@ -167,6 +173,7 @@ class H5File {
   void seal() {  // the digest of everything written, as the last attribute
     std::uint64_t h = 0;
     if (!content_digest(id_, h)) throw UserError(path_ + ": reading back the checkpoint failed (" + io_error_cause(errno) + ")");
+    if (H5Aexists(id_, "digest") > 0) H5Adelete(id_, "digest");  // re-sealing an edited file
     attribute("digest", hex64(h));
   }
   void close_checked() {
@@ -402,27 +409,9 @@ std::string find_checkpoint(const std::string& path) {
 }
 
 void seal_checkpoint(const std::string& path) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  if (f < 0) throw UserError(path + ": cannot open the checkpoint for writing");
-  std::uint64_t h = 0;
-  const bool ok = content_digest(f, h);
-  if (ok) {
-    if (H5Aexists(f, "digest") > 0) H5Adelete(f, "digest");
-    const std::string v = hex64(h);
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, v.size());
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(f, "digest", type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (a >= 0) {
-      H5Awrite(a, type, v.c_str());
-      H5Aclose(a);
-    }
-    H5Sclose(space);
-    H5Tclose(type);
-  }
-  H5Fclose(f);
-  if (!ok) throw UserError(path + ": some of the checkpoint's data cannot be read (cannot seal it)");
+  H5File f(path, true);
+  f.seal();
+  f.close_checked();
 }
 
 std::string params_difference(const std::string& theirs_text, const std::string& ours_text) {
