@@ -75,7 +75,7 @@ class Backend {
 
   // fine += scale * Phi coarse (w: [k][py][px][f]).
   virtual void scatter(const ConvShape& s, const Buffer& w, const Tensor& coarse, Tensor& fine, float scale) = 0;
-  // coarse += scale * Phi^T fine (wt: the weights transposed by transpose_weights, [py][px][f][k]).
+  // coarse += scale * Phi^T fine (wt: the weights as transpose_weights lays them out for this backend).
   virtual void gather(const ConvShape& s, const Buffer& wt, const Tensor& fine, Tensor& coarse, float scale) = 0;
   virtual void transpose_weights(const ConvShape& s, const Buffer& w, Buffer& wt) = 0;
   // dw += scale * sum_b sum_c coarse (x) fine (dw sized weights_size()).
@@ -120,10 +120,13 @@ namespace cpu {
 
 // fine += scale * Phi coarse. Skips zero coarse activity (LCA layers are mostly zeros).
 void deliver_scatter(const ConvShape& s, const float* weights, const Tensor& coarse, Tensor& fine, float scale);
-// coarse += scale * Phi^T fine. `weights_t` is the weights transposed to [py][px][f][k]
-// (see transpose_weights); skips zero fine values.
+// coarse += scale * Phi^T fine, dense: a register-tiled GEMM over (batch x coarse positions) x kernels.
+// `weights_t` comes from transpose_weights.
 void deliver_gather(const ConvShape& s, const float* weights_t, const Tensor& fine, Tensor& coarse, float scale);
+// The weights packed for deliver_gather: kernels in panels of gather_block() (the last panel zero-padded),
+// panel p holding [py][px][f][kernel k - p * gather_block()], so the gather streams it contiguously.
 void transpose_weights(const ConvShape& s, const float* weights, std::vector<float>& weights_t);
+int gather_block();
 // dW[k,py,px,f] += scale * sum_b sum_c coarse[b,c,k] fine[b, c*s+o+p, f]  (Hebbian: pre x post).
 void hebbian(const ConvShape& s, const Tensor& coarse, const Tensor& fine, float* dw, float scale);
 // Scale each kernel to L2 norm `strength` (kernels of zero norm are left as they are).

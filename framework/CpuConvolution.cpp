@@ -3,12 +3,16 @@
 // -ffp-contract=fast (multiply-adds fuse; fixed at compile time, so results stay deterministic).
 #include "framework/Backend.hpp"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace laminar {
 
@@ -45,6 +49,58 @@ Padding padding(const ConvShape& s) {
   p.nx = s.fine.nx + p.left + right;
   return p;
 }
+// out[0, len) += sum over the actives q (in order, summed in registers first) of a_q w_q[0, len), where
+// w_q = w + k_q * ksize: one position's actives applied to a piece of its patch row.
+#if defined(__AVX512F__)
+template <int NV>
+inline void add_actives_16(float* out, int len, const Active* q, int n, const float* w, std::size_t ksize) {
+  // NV vectors of 16; the last one masked to the values left.
+  const __mmask16 last = __mmask16((1u << (len - 16 * (NV - 1))) - 1u) | __mmask16(len - 16 * (NV - 1) == 16 ? 0xFFFF : 0);
+  __m512 t[NV];
+  for (int v = 0; v < NV; ++v) t[v] = _mm512_setzero_ps();
+  for (int i = 0; i < n; ++i) {
+    const __m512 a = _mm512_set1_ps(q[i].a);
+    const float* wq = w + std::size_t(q[i].k) * ksize;
+    for (int v = 0; v + 1 < NV; ++v) t[v] = _mm512_fmadd_ps(a, _mm512_loadu_ps(wq + 16 * v), t[v]);
+    t[NV - 1] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(last, wq + 16 * (NV - 1)), t[NV - 1]);
+  }
+  for (int v = 0; v + 1 < NV; ++v) _mm512_storeu_ps(out + 16 * v, _mm512_add_ps(_mm512_loadu_ps(out + 16 * v), t[v]));
+  float* o = out + 16 * (NV - 1);
+  _mm512_mask_storeu_ps(o, last, _mm512_add_ps(_mm512_maskz_loadu_ps(last, o), t[NV - 1]));
+}
+constexpr int kScatterGroup = 128;  // values per register group: 8 vectors of 16
+inline void add_actives(float* out, int len, const Active* q, int n, const float* w, std::size_t ksize) {
+  for (int j = 0; j < len; j += kScatterGroup) {
+    const int m = std::min(kScatterGroup, len - j);
+    switch ((m + 15) / 16) {
+      case 1: add_actives_16<1>(out + j, m, q, n, w + j, ksize); break;
+      case 2: add_actives_16<2>(out + j, m, q, n, w + j, ksize); break;
+      case 3: add_actives_16<3>(out + j, m, q, n, w + j, ksize); break;
+      case 4: add_actives_16<4>(out + j, m, q, n, w + j, ksize); break;
+      case 5: add_actives_16<5>(out + j, m, q, n, w + j, ksize); break;
+      case 6: add_actives_16<6>(out + j, m, q, n, w + j, ksize); break;
+      case 7: add_actives_16<7>(out + j, m, q, n, w + j, ksize); break;
+      default: add_actives_16<8>(out + j, m, q, n, w + j, ksize); break;
+    }
+  }
+}
+#else
+constexpr int kScatterGroup = 64;
+inline void add_actives(float* out, int len, const Active* q, int n, const float* w, std::size_t ksize) {
+  using v8 = float __attribute__((vector_size(32), aligned(4)));
+  int j = 0;
+  for (; j + 8 <= len; j += 8) {
+    v8 t{};
+    for (int i = 0; i < n; ++i) t += q[i].a * *reinterpret_cast<const v8*>(w + q[i].k * ksize + j);
+    *reinterpret_cast<v8*>(out + j) += t;
+  }
+  for (; j < len; ++j) {
+    float t = 0.0f;
+    for (int i = 0; i < n; ++i) t += q[i].a * w[q[i].k * ksize + j];
+    out[j] += t;
+  }
+}
+#endif
 }  // namespace
 
 void deliver_scatter(const ConvShape& s, const float* w, const Tensor& coarse, Tensor& fine, float scale) {
@@ -88,150 +144,204 @@ void deliver_scatter(const ConvShape& s, const float* w, const Tensor& coarse, T
     }
   const std::size_t ksize = s.kernel_size();
   const int row_len = s.patch_x * nff;
-  const std::ptrdiff_t rowsize = row_len;
-  // Each thread owns whole fine rows, so writes never collide and the sum order is fixed: every
-  // fine value receives the sum (over covering coarse rows cy ascending, then (cx, k)) of its
-  // contributions, accumulated in a zeroed row with horizontal padding, then added once.
+  const std::size_t row_buf = std::size_t(pad.nx) * nff;
+  // Patches that do not overlap along x (stride_x >= patch_x: full-field and other tiling kernels):
+  // every fine value gets at most one position's contribution per coarse row, so the patch row can be
+  // cut into pieces that are done for every batch element in turn while those weights are in cache.
+  const bool tiling = s.patch_x <= s.stride_x;
+  const int piece = tiling ? kScatterGroup : row_len;
+  // Each thread owns whole fine rows y (every batch element's), so writes never collide and the sum
+  // order is fixed: every fine value receives the sum over the covering coarse rows (cy ascending) of
+  // each covering position's contributions (cx ascending; each summed over its actives in list order in
+  // registers, then added once), accumulated in a zeroed row buffer with horizontal padding.
 #pragma omp parallel
   {
-    std::vector<float> rowbuf(std::size_t(pad.nx) * nff);
-    float* const acc = rowbuf.data();
-#pragma omp for collapse(2) schedule(static)
-    for (int b = 0; b < B; ++b)
-      for (int y = 0; y < nfy; ++y) {
-        std::fill(rowbuf.begin(), rowbuf.end(), 0.0f);
-        int c0, c1;
-        covering(y, s.stride_y, s.offset_y, s.patch_y, ncy, c0, c1);
-        for (int cy = c0; cy <= c1; ++cy) {
-          const int py = y - (cy * s.stride_y + s.offset_y);
-          const std::size_t r = std::size_t(b) * ncy + cy;
-          const Active* list = all + r * per_row;
-          const float* wpy = w + py * rowsize;
-          // Actives of one position cx (consecutive in the list) are summed in registers, 8 values
-          // of the patch row at a time, then added to the row once: one store per position.
-          for (int i = 0, n = counts[r]; i < n;) {
-            const int cx = list[i].cx;
-            int end = i + 1;
-            while (end < n && list[end].cx == cx) ++end;
-            float* out = acc + std::ptrdiff_t(cx * s.stride_x + s.offset_x + pad.left) * nff;
-            int j = 0;
-            for (; j + 8 <= row_len; j += 8) {
-              v8 t{};
-              for (int q = i; q < end; ++q) t += list[q].a * *reinterpret_cast<const v8*>(wpy + list[q].k * ksize + j);
-              *reinterpret_cast<v8*>(out + j) += t;
+    std::vector<float> rowbuf(row_buf * B);
+#pragma omp for schedule(dynamic, 1)
+    for (int y = 0; y < nfy; ++y) {
+      std::fill(rowbuf.begin(), rowbuf.end(), 0.0f);
+      int c0, c1;
+      covering(y, s.stride_y, s.offset_y, s.patch_y, ncy, c0, c1);
+      for (int cy = c0; cy <= c1; ++cy) {
+        const float* wpy = w + std::ptrdiff_t(y - (cy * s.stride_y + s.offset_y)) * row_len;
+        for (int j0 = 0; j0 < row_len; j0 += piece) {
+          const int len = std::min(piece, row_len - j0);
+          for (int b = 0; b < B; ++b) {
+            const std::size_t r = std::size_t(b) * ncy + cy;
+            const Active* list = all + r * per_row;
+            float* acc = rowbuf.data() + std::size_t(b) * row_buf;
+            for (int i = 0, n = counts[r]; i < n;) {
+              const int cx = list[i].cx;
+              int end = i + 1;
+              while (end < n && list[end].cx == cx) ++end;
+              float* out = acc + std::ptrdiff_t(cx * s.stride_x + s.offset_x + pad.left) * nff + j0;
+              add_actives(out, len, list + i, end - i, wpy + j0, ksize);
+              i = end;
             }
-            for (; j < row_len; ++j) {
-              float t = 0.0f;
-              for (int q = i; q < end; ++q) t += list[q].a * wpy[list[q].k * ksize + j];
-              out[j] += t;
-            }
-            i = end;
           }
         }
+      }
+      for (int b = 0; b < B; ++b) {
         float* out = fine.data() + ((std::size_t(b) * nfy + y) * nfx) * nff;
-        const float* in = acc + std::ptrdiff_t(pad.left) * nff;
+        const float* in = rowbuf.data() + std::size_t(b) * row_buf + std::ptrdiff_t(pad.left) * nff;
 #pragma omp simd
         for (int j = 0; j < nfx * nff; ++j) out[j] += in[j];
       }
+    }
   }
 }
 
+namespace {
+// The gather's register tile: kRows coarse positions x kBlock kernels of accumulators. With AVX-512
+// (32 vector registers of 16 floats) 8 x 32 = 16 accumulators; with AVX2 (16 registers of 8) 6 x 16.
+#if defined(__AVX512F__)
+using vec = float __attribute__((vector_size(64), aligned(4)));
+constexpr int kLanes = 16, kRows = 8;
+#else
+using vec = float __attribute__((vector_size(32), aligned(4)));
+constexpr int kLanes = 8, kRows = 6;
+#endif
+constexpr int kBlock = 2 * kLanes;
+// Patch rows per pass over a panel: about 256 KiB of weights, so that a pass stays in the L2 cache
+// while every position of a group of tiles streams through it.
+constexpr std::size_t kPanelBytes = 256 * 1024;
+constexpr int kTilesPerGroup = 64;
+}  // namespace
+
+int gather_block() { return kBlock; }
+
 void transpose_weights(const ConvShape& s, const float* w, std::vector<float>& wt) {
-  const int nk = s.kernels();
+  // Packed panels: kernels in blocks of kBlock (the last one zero-padded), each block stored
+  // [j][kBlock] over the patch index j = (py, px, f), so the gather streams it contiguously.
+  const int nk = s.kernels(), nkb = (nk + kBlock - 1) / kBlock;
   const std::size_t ksize = s.kernel_size();
-  wt.resize(ksize * nk);
-  for (int k = 0; k < nk; ++k)
-    for (std::size_t j = 0; j < ksize; ++j) wt[j * nk + k] = w[k * ksize + j];
+  wt.assign(std::size_t(nkb) * ksize * kBlock, 0.0f);
+  for (int k = 0; k < nk; ++k) {
+    float* panel = wt.data() + std::size_t(k / kBlock) * ksize * kBlock + k % kBlock;
+    for (std::size_t j = 0; j < ksize; ++j) panel[j * kBlock] = w[k * ksize + j];
+  }
 }
 
 namespace {
-// Gather microkernel: P consecutive coarse positions x 16 kernels held in registers while the
-// 16-kernel slice of the transposed weights [py][px][f][k] streams through; the fine input is
-// zero-padded so that every patch lies inside it (no bounds tests, no zero tests). Each output
-// element is summed over (py, px, f) in ascending order, the same whatever the thread count.
-
+// P positions (their patches' first values at x[i]; patch row r at + r * prow) x kBlock kernels, over
+// patch rows [0, rows) of this pass: acc[i][.] += sum_{r, q} x[i][r prow + q] w[(r, q)][.], q ascending
+// within r ascending, so each output's sum has the same order whatever the passes and threads. The
+// partial sums are kept in `part` between passes; the last pass adds scale * sum to out[i][0, nvalid).
 template <int P>
-inline void gather_block16(const float* in, std::ptrdiff_t step, int rows, std::ptrdiff_t row_stride, int row_len,
-                           const float* wt, std::ptrdiff_t wrow, int nk, float* out, float scale) {
-  v8 acc[P][2];
-  for (int i = 0; i < P; ++i) acc[i][0] = acc[i][1] = v8{};
+void gather_tile(const float* const* x, std::ptrdiff_t prow, int rows, int row_len, const float* w, float* part,
+                 bool first, bool last, float* const* out, int nvalid, float scale) {
+  vec acc[P][2];
+  for (int i = 0; i < P; ++i)
+    for (int h = 0; h < 2; ++h) acc[i][h] = first ? vec{} : *reinterpret_cast<const vec*>(part + i * kBlock + h * kLanes);
   for (int r = 0; r < rows; ++r) {
-    const float* x = in + r * row_stride;
-    const float* w = wt + r * wrow;
-    for (int j = 0; j < row_len; ++j, w += nk) {
-      const v8 w0 = *reinterpret_cast<const v8*>(w), w1 = *reinterpret_cast<const v8*>(w + 8);
+    const float* xr[P];
+    for (int i = 0; i < P; ++i) xr[i] = x[i] + r * prow;
+    for (int q = 0; q < row_len; ++q, w += kBlock) {
+      const vec w0 = *reinterpret_cast<const vec*>(w), w1 = *reinterpret_cast<const vec*>(w + kLanes);
       for (int i = 0; i < P; ++i) {
-        const float v = x[i * step + j];
+        const float v = xr[i][q];
         acc[i][0] += v * w0;
         acc[i][1] += v * w1;
       }
     }
   }
-  for (int i = 0; i < P; ++i)
-    for (int k = 0; k < 8; ++k) {
-      out[i * nk + k] += scale * acc[i][0][k];
-      out[i * nk + 8 + k] += scale * acc[i][1][k];
-    }
-}
-
-// Kernels nk0..nk-1 (fewer than 16), one position: plain loops in the same summation order.
-inline void gather_tail(const float* in, int rows, std::ptrdiff_t row_stride, int row_len, const float* wt,
-                        std::ptrdiff_t wrow, int nk, int k0, float* out, float scale) {
-  float acc[16] = {};
-  const int nt = nk - k0;
-  for (int r = 0; r < rows; ++r) {
-    const float* x = in + r * row_stride;
-    const float* w = wt + r * wrow + k0;
-    for (int j = 0; j < row_len; ++j, w += nk)
-      for (int k = 0; k < nt; ++k) acc[k] += x[j] * w[k];
+  if (!last) {
+    for (int i = 0; i < P; ++i)
+      for (int h = 0; h < 2; ++h) *reinterpret_cast<vec*>(part + i * kBlock + h * kLanes) = acc[i][h];
+    return;
   }
-  for (int k = 0; k < nt; ++k) out[k0 + k] += scale * acc[k];
+  for (int i = 0; i < P; ++i) {
+    float* o = out[i];
+    if (nvalid == kBlock) {
+      for (int k = 0; k < kLanes; ++k) o[k] += scale * acc[i][0][k];
+      for (int k = 0; k < kLanes; ++k) o[kLanes + k] += scale * acc[i][1][k];
+    } else {
+      for (int k = 0; k < nvalid; ++k) o[k] += scale * acc[i][k / kLanes][k % kLanes];
+    }
+  }
 }
 
+using TileFn = void (*)(const float* const*, std::ptrdiff_t, int, int, const float*, float*, bool, bool, float* const*,
+                        int, float);
+template <int... P>
+constexpr std::array<TileFn, sizeof...(P) + 1> tile_table(std::integer_sequence<int, P...>) {
+  return {nullptr, &gather_tile<P + 1>...};
+}
+constexpr auto kTiles = tile_table(std::make_integer_sequence<int, kRows>{});
 }  // namespace
 
 void deliver_gather(const ConvShape& s, const float* wt, const Tensor& fine, Tensor& coarse, float scale) {
   const int B = fine.batch(), ncy = s.coarse.ny, ncx = s.coarse.nx, nk = s.coarse.nf;
   const int nfy = s.fine.ny, nfx = s.fine.nx, nff = s.fine.nf;
   const Padding pad = padding(s);
-  // Zero-padded copy of the fine input: every patch then lies inside it.
-  std::vector<float> padded(std::size_t(B) * pad.ny * pad.nx * nff, 0.0f);
+  // Where patches reach outside the layer, a zero-padded copy of the fine input: every patch then lies
+  // inside it (no bounds tests). Full-field and other inner patches read the input itself.
+  const bool padded_copy = pad.ny != nfy || pad.nx != nfx;
+  static thread_local std::vector<float> padded;
+  const float* src = fine.data();
+  if (padded_copy) {
+    // (This thread's reused buffer; the worker threads write it through the pointer.)
+    padded.assign(std::size_t(B) * pad.ny * pad.nx * nff, 0.0f);
+    float* const dst = padded.data();
+    const std::ptrdiff_t prow = std::ptrdiff_t(pad.nx) * nff;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; ++b)
+      for (int y = 0; y < nfy; ++y)
+        std::copy_n(fine.data() + ((std::size_t(b) * nfy + y) * nfx) * nff, std::size_t(nfx) * nff,
+                    dst + (std::size_t(b) * pad.ny + y + pad.top) * prow + std::ptrdiff_t(pad.left) * nff);
+    src = dst;
+  }
   const std::ptrdiff_t prow = std::ptrdiff_t(pad.nx) * nff;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < B; ++b)
-    for (int y = 0; y < nfy; ++y)
-      std::copy_n(fine.data() + ((std::size_t(b) * nfy + y) * nfx) * nff, std::size_t(nfx) * nff,
-                  padded.data() + (std::size_t(b) * pad.ny + y + pad.top) * prow + std::ptrdiff_t(pad.left) * nff);
   const int row_len = s.patch_x * nff;
-  const std::ptrdiff_t wrow = std::ptrdiff_t(row_len) * nk, step = std::ptrdiff_t(s.stride_x) * nff;
-#if defined(__AVX512VL__)
-  constexpr int P = 8;  // 16 accumulators: 32 vector registers available
-#else
-  constexpr int P = 6;  // 12 accumulators + 2 weight vectors + 1 broadcast fit AVX2's 16 registers
-#endif
-  // Each (b, cy) output row belongs to one thread.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < B; ++b)
-    for (int cy = 0; cy < ncy; ++cy) {
-      // Padded row of the patches' first line, and column of the first position's patch.
-      const float* in_row = padded.data() + (std::size_t(b) * pad.ny + cy * s.stride_y + s.offset_y + pad.top) * prow +
-                            std::ptrdiff_t(s.offset_x + pad.left) * nff;
-      float* out_row = coarse.data() + ((std::size_t(b) * ncy + cy) * ncx) * nk;
-      int k0 = 0;
-      for (; k0 + 16 <= nk; k0 += 16) {
-        int cx = 0;
-        for (; cx + P <= ncx; cx += P)
-          gather_block16<P>(in_row + cx * step, step, s.patch_y, prow, row_len, wt + k0, wrow, nk,
-                            out_row + std::size_t(cx) * nk + k0, scale);
-        for (; cx < ncx; ++cx)
-          gather_block16<1>(in_row + cx * step, step, s.patch_y, prow, row_len, wt + k0, wrow, nk,
-                            out_row + std::size_t(cx) * nk + k0, scale);
+  const std::size_t ksize = s.kernel_size();
+  // A GEMM over M = batch x coarse positions (rows: patches read in place) and the kernels (columns:
+  // the packed panels), in tiles of kRows positions x kBlock kernels; the batch is part of M, so each
+  // panel pass serves every batch element (full-field joint layers: M = batch).
+  const long M = long(B) * ncy * ncx;
+  const int nkb = (nk + kBlock - 1) / kBlock;
+  const long nmt = (M + kRows - 1) / kRows;
+  const int rows_per_pass =
+      std::max(1, int(kPanelBytes / (std::size_t(row_len) * kBlock * sizeof(float))));
+  auto position = [&](long m) {
+    const int cx = int(m % ncx), cy = int((m / ncx) % ncy), b = int(m / (long(ncx) * ncy));
+    return src + (std::size_t(b) * pad.ny + cy * s.stride_y + s.offset_y + pad.top) * prow +
+           std::ptrdiff_t(cx * s.stride_x + s.offset_x + pad.left) * nff;
+  };
+  const long work = long(nkb) * nmt;
+  // Each thread takes a contiguous range of the (kernel block, tile) grid, kernel block outermost:
+  // every output is computed by one thread in one fixed order, whatever the thread count.
+#pragma omp parallel
+  {
+    const int T = omp_get_num_threads(), t = omp_get_thread_num();
+    const long w0 = work * t / T, w1 = work * (t + 1) / T;
+    std::vector<float> part(std::size_t(kTilesPerGroup) * kRows * kBlock);
+    for (long wi = w0; wi < w1;) {
+      const int kb = int(wi / nmt);
+      const long t0 = wi % nmt, t1 = std::min(nmt, t0 + (w1 - wi));
+      const int k0 = kb * kBlock, nvalid = std::min(kBlock, nk - k0);
+      const float* panel = wt + std::size_t(kb) * ksize * kBlock;
+      for (long g0 = t0; g0 < t1; g0 += kTilesPerGroup) {
+        const long g1 = std::min(t1, g0 + kTilesPerGroup);
+        for (int r0 = 0; r0 < s.patch_y; r0 += rows_per_pass) {
+          const int rows = std::min(rows_per_pass, s.patch_y - r0);
+          const float* wpass = panel + std::size_t(r0) * row_len * kBlock;
+          for (long tile = g0; tile < g1; ++tile) {
+            const long m0 = tile * kRows;
+            const int P = int(std::min<long>(kRows, M - m0));
+            const float* x[kRows];
+            float* out[kRows];
+            for (int i = 0; i < P; ++i) {
+              x[i] = position(m0 + i) + r0 * prow;
+              out[i] = coarse.data() + std::size_t(m0 + i) * nk + k0;
+            }
+            kTiles[P](x, prow, rows, row_len, wpass, part.data() + std::size_t(tile - g0) * kRows * kBlock, r0 == 0,
+                      r0 + rows >= s.patch_y, out, nvalid, scale);
+          }
+        }
       }
-      if (k0 < nk)
-        for (int cx = 0; cx < ncx; ++cx)
-          gather_tail(in_row + cx * step, s.patch_y, prow, row_len, wt, wrow, nk, k0, out_row + std::size_t(cx) * nk,
-                      scale);
+      wi += t1 - t0;
     }
+  }
 }
 
 void hebbian(const ConvShape& s, const Tensor& coarse, const Tensor& fine, float* dw, float scale) {

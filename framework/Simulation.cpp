@@ -253,6 +253,8 @@ void Simulation::setup_profile() {
   }
   probe_item_ = profile_.size();
   for (auto& p : net_.probes()) profile_.push_back({"probe " + p->name() + " (" + p->type() + ")"});
+  clear_item_ = profile_.size();
+  profile_.push_back({"clear input channels (every layer)"});
   nan_item_ = profile_.size();
   profile_.push_back({"NaN check"});
   checkpoint_item_ = profile_.size();
@@ -269,7 +271,7 @@ void Simulation::step(long n) {
     timed(profile_, probe_item_ + k, [&] { net_.probes()[k]->begin_step(n); });
   for (std::size_t i = 0; i < order.size(); ++i) {
     Layer* layer = order[i];
-    layer->clear_channels();
+    timed(profile_, clear_item_, [&] { layer->clear_channels(); });
     for (Connection* c : net_.incoming(*layer))
       timed(profile_, profile_.empty() ? 0 : conn_item_[c], [&] { c->deliver(layer->channel(c->channel())); });
     timed(profile_, profile_.empty() ? 0 : layer_item_[i] + 1, [&] { layer->update(n); });

@@ -104,7 +104,7 @@ class Simulation {
   std::vector<ProfileItem> profile_;
   std::vector<std::size_t> layer_item_;        // schedule index -> begin-step item (update is +1)
   std::map<const Connection*, std::size_t> conn_item_;  // -> deliver item (learn is +1)
-  std::size_t probe_item_ = 0, nan_item_ = 0, checkpoint_item_ = 0, flush_item_ = 0;
+  std::size_t probe_item_ = 0, clear_item_ = 0, nan_item_ = 0, checkpoint_item_ = 0, flush_item_ = 0;
   double loop_seconds_ = 0.0, halo_seconds_ = 0.0;
   RunOptions options_;
   bool initialized_ = false;

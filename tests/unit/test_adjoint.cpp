@@ -98,12 +98,17 @@ void check_case(const Case& c, unsigned seed) {
 
   std::vector<float> wt;
   cpu::transpose_weights(s, w.data(), wt);
-  ASSERT_EQ(wt.size(), w.size());
-  for (int k = 0; k < c.nk; ++k)
+  // Packed panels of cpu::gather_block() kernels (the last zero-padded), each [py][px][f][kernel in block].
+  const int bw = cpu::gather_block(), nkb = (c.nk + bw - 1) / bw;
+  const std::size_t ksize = s.kernel_size();
+  ASSERT_EQ(wt.size(), std::size_t(nkb) * bw * ksize);
+  for (int k = 0; k < nkb * bw; ++k)
     for (int py = 0; py < c.patch_y; ++py)
       for (int px = 0; px < c.patch_x; ++px)
-        for (int f = 0; f < c.nff; ++f)
-          ASSERT_EQ(wt[((std::size_t(py) * c.patch_x + px) * c.nff + f) * c.nk + k], W(w, c, k, py, px, f));
+        for (int f = 0; f < c.nff; ++f) {
+          const std::size_t j = (std::size_t(py) * c.patch_x + px) * c.nff + f;
+          ASSERT_EQ(wt[(std::size_t(k / bw) * ksize + j) * bw + k % bw], k < c.nk ? W(w, c, k, py, px, f) : 0.0f);
+        }
 
   // Adjoint identity with zero-initialised outputs and scale 1.
   Tensor phi_a(c.batch, fine), phit_e(c.batch, coarse);
