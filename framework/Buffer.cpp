@@ -22,7 +22,17 @@ Buffer& Buffer::operator=(const Buffer& other) {
     return *this;
   }
   drop_device();
-  host_ = other.host_;  // other's host copy is current (Host or Both)
+  // other's host copy is current (Host or Both). Large copies of the same size (the NaN guard's
+  // snapshot of every layer, each step) by every thread; others by the vector.
+  const std::ptrdiff_t n = std::ptrdiff_t(other.host_.size());
+  if (host_.size() == other.host_.size() && n >= (1 << 16)) {
+    const float* src = other.host_.data();
+    float* dst = host_.data();
+#pragma omp parallel for simd schedule(static)
+    for (std::ptrdiff_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else {
+    host_ = other.host_;
+  }
   where_ = Where::Host;
   return *this;
 }
