@@ -69,6 +69,32 @@ void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, floa
   else lca_loop<K, false>(n, ge, gi, u, a, st);
 }
 
+// A dt per batch element (st.factors): the same loop over each element's part of the buffers with
+// that element's decay or rate, so an element's arithmetic is the constant-dt loop's.
+template <math::Threshold K>
+void lca_loop_per_element(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
+  const std::ptrdiff_t batch = std::ptrdiff_t(st.factors.size());
+  if (batch == 0 || n % batch != 0)
+    throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
+                        std::to_string(n) + " values");
+  const std::ptrdiff_t m = n / batch;
+  LcaStep one;
+  one.threshold = st.threshold;
+  one.euler = st.euler;
+  one.self = st.self;
+  for (std::ptrdiff_t b = 0; b < batch; ++b) {
+    one.decay = one.rate = st.factors[std::size_t(b)];
+    const std::ptrdiff_t o = b * m;
+    lca_loop<K>(m, ge ? ge + o : nullptr, gi ? gi + o : nullptr, u + o, a + o, one);
+  }
+}
+
+template <math::Threshold K>
+void lca_dispatch(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
+  if (st.factors.empty()) lca_loop<K>(n, ge, gi, u, a, st);
+  else lca_loop_per_element<K>(n, ge, gi, u, a, st);
+}
+
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
@@ -109,10 +135,10 @@ class CpuBackend final : public Backend {
     float* ap = a.data();
     using T = math::Threshold;
     switch (st.threshold.kind) {
-      case T::Soft: lca_loop<T::Soft>(n, ge, gi, up, ap, st); break;
-      case T::SoftNonNegative: lca_loop<T::SoftNonNegative>(n, ge, gi, up, ap, st); break;
-      case T::Hard: lca_loop<T::Hard>(n, ge, gi, up, ap, st); break;
-      case T::Firm: lca_loop<T::Firm>(n, ge, gi, up, ap, st); break;
+      case T::Soft: lca_dispatch<T::Soft>(n, ge, gi, up, ap, st); break;
+      case T::SoftNonNegative: lca_dispatch<T::SoftNonNegative>(n, ge, gi, up, ap, st); break;
+      case T::Hard: lca_dispatch<T::Hard>(n, ge, gi, up, ap, st); break;
+      case T::Firm: lca_dispatch<T::Firm>(n, ge, gi, up, ap, st); break;
     }
   }
   void error_update(float scale, const Tensor* exc, const Tensor* inh, Tensor& e) override {

@@ -46,6 +46,10 @@ struct LcaStep {
   math::ThresholdParams threshold;
   bool euler = false;  // forward Euler (rate) instead of exponential Euler (decay)
   float decay = 0.0f, rate = 0.0f, self = 1.0f;
+  // A dt per batch element (an adaptive timestep, probes/AdaptiveTimestepProbe.hpp): when not empty,
+  // one value per batch element of the buffers, used by that element instead of `decay` (exponential)
+  // or `rate` (euler). Empty: every element takes `decay`/`rate` (the constant-dt loop, unchanged).
+  std::vector<float> factors;
 };
 
 // Per batch element reductions (in double) for probes and the NaN guard.

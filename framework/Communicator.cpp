@@ -234,6 +234,13 @@ void Communicator::sum_to_all(float* data, std::size_t n) {
 #endif
 }
 
+void Communicator::broadcast(double* data, std::size_t n) {
+  if (size_ == 1) return;
+#ifdef LAMINAR_HAVE_MPI
+  MPI_Bcast(data, int(n), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+#endif
+}
+
 double Communicator::max_all(double v) {
 #ifdef LAMINAR_HAVE_MPI
   if (mpi_) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);

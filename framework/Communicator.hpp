@@ -84,6 +84,8 @@ class Communicator {
   // rank holds the same bits.
   void sum_to_all(float* data, std::size_t n);
   double max_all(double v);
+  // Collective: every rank's data[0..n) <- rank 0's (e.g. what a probe computed on the writer).
+  void broadcast(double* data, std::size_t n);
   void barrier();
   // Collective, before any other: every rank passes a fingerprint of what it is about to do (e.g. a
   // hash of its resolved params). Where any rank's differs from rank 0's, every rank throws

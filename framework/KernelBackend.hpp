@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "framework/Backend.hpp"
+#include "framework/Error.hpp"
 #include "framework/Kernels.hpp"
 
 namespace laminar {
@@ -39,6 +40,7 @@ class KernelBackend final : public Backend {
   ~KernelBackend() override {
     if (workspace_) exec_.release(workspace_);
     if (sums_) exec_.release(sums_);
+    if (factors_) exec_.release(factors_);
   }
   std::string name() const override { return exec_.name(); }
   void set_convolution_algorithm(const std::string& name) override {
@@ -155,6 +157,18 @@ class KernelBackend final : public Backend {
     }
     return sums_;
   }
+  // A device array of at least n floats (per-batch-element LCA factors beyond what travels in the kernel's
+  // functor), grown as needed and kept for the run.
+  float* device_factors(std::size_t n) {
+    if (n > factors_size_) {
+      if (factors_) exec_.release(factors_);
+      factors_ = nullptr;
+      factors_size_ = 0;
+      factors_ = static_cast<float*>(exec_.allocate(n * sizeof(float)));
+      factors_size_ = n;
+    }
+    return factors_;
+  }
   const float* im2col(const kernels::ConvDims& d, const Tensor& fine) {
     const index n = index(positions(d)) * d.ksize();
     float* patches = workspace(std::size_t(n));
@@ -168,6 +182,14 @@ class KernelBackend final : public Backend {
     const float* gi = inh ? inh->on(m) : nullptr;
     float* up = u.on(m);
     float* ap = a.on(m);
+    if (!st.factors.empty()) {  // a dt per batch element
+      if (u.size() % st.factors.size() != 0)
+        throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
+                            std::to_string(u.size()) + " values");
+      if (st.euler) lca_per_element<K, true>(st, ge, gi, up, ap, index(u.size()));
+      else lca_per_element<K, false>(st, ge, gi, up, ap, index(u.size()));
+      return;
+    }
     if (st.euler)
       exec_.for_each(index(u.size()),
                      kernels::LcaUpdate<K, true>{ge, gi, up, ap, st.self, st.decay, st.rate, st.threshold});
@@ -175,12 +197,28 @@ class KernelBackend final : public Backend {
       exec_.for_each(index(u.size()),
                      kernels::LcaUpdate<K, false>{ge, gi, up, ap, st.self, st.decay, st.rate, st.threshold});
   }
+  template <math::Threshold K, bool Euler>
+  void lca_per_element(const LcaStep& st, const float* ge, const float* gi, float* up, float* ap, index n) {
+    using F = kernels::LcaUpdatePerElement<K, Euler>;
+    const std::size_t batch = st.factors.size();
+    F k{ge, gi, up, ap, nullptr, n / index(batch), st.self, st.threshold, {}};
+    if (batch <= std::size_t(F::kInline)) {
+      std::copy(st.factors.begin(), st.factors.end(), k.inline_factor);
+    } else {  // more than travel in the functor: copied to the executor's memory
+      float* f = device_factors(batch);
+      exec_.upload(f, st.factors.data(), batch * sizeof(float));
+      k.factor = f;
+    }
+    exec_.for_each(n, k);
+  }
   Exec exec_;
   Algorithm scatter_ = Algorithm::Direct, gather_ = Algorithm::Gemm, hebbian_ = Algorithm::Gemm;  // "auto"
   float* workspace_ = nullptr;
   std::size_t workspace_size_ = 0;
   double* sums_ = nullptr;  // reduce_into's results, in the executor's memory
   std::size_t sums_size_ = 0;
+  float* factors_ = nullptr;  // per-batch-element LCA factors (LcaStep::factors), in the executor's memory
+  std::size_t factors_size_ = 0;
 };
 
 // Every item's per-element sums into one device array, then one read-back (tensors without values give

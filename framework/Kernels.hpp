@@ -232,6 +232,31 @@ struct LcaUpdate {
   }
 };
 
+// The same step with a dt per batch element (an adaptive timestep): element i belongs to batch element
+// b = i / element and uses that element's factor (its decay for the exponential integrator, its rate for
+// Euler). Up to kInline factors travel in the functor itself (a kernel argument: no copy, no wait for the
+// device); more are read from `factor`, an array in the executor's memory.
+template <math::Threshold K, bool Euler>
+struct LcaUpdatePerElement {
+  static constexpr int kInline = 64;
+  const float* ge;      // excitatory channel (nullptr: unused)
+  const float* gi;      // inhibitory channel (nullptr: unused)
+  float* u;
+  float* a;
+  const float* factor;  // [batch] in the executor's memory, or nullptr: inline_factor holds them
+  index element;        // values per batch element
+  float self;
+  math::ThresholdParams th;
+  float inline_factor[kInline];
+  LAMINAR_HD void operator()(index i) const {
+    const index b = i / element;
+    const float f = factor ? factor[b] : inline_factor[b];
+    const float drive = (ge ? ge[i] : 0.0f) - (gi ? gi[i] : 0.0f) + self * a[i];
+    u[i] = Euler ? math::membrane_euler(u[i], drive, f) : math::membrane_exponential(u[i], drive, f);
+    a[i] = math::threshold_of<K>(u[i], th);
+  }
+};
+
 struct ErrorUpdate {
   const float* ge;
   const float* gi;

@@ -25,7 +25,7 @@
 #include "framework/Probe.hpp"
 #include "framework/Registry.hpp"
 
-#define LAMINAR_PLUGIN_API_VERSION 3
+#define LAMINAR_PLUGIN_API_VERSION 4
 
 #define LAMINAR_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
 

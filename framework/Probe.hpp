@@ -34,6 +34,7 @@ class Probe {
   virtual void resolve(Network& net) = 0;
   virtual void open(Output&, const SimulationConfig&) {}
   bool due(long step) const { return (step + 1) % period_ == 0; }
+  long period() const { return period_; }
   // Called at the start of each step, after the layers' begin_step and before any delivery.
   virtual void begin_step(long step) {}
   virtual void sample(long step, Output& out) = 0;

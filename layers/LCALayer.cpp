@@ -82,6 +82,14 @@ void LCALayer::update(long step) {
   st.self = self_interaction_ ? 1.0f : 0.0f;
   st.decay = float(std::exp(-dt_ / tau_));
   st.rate = float(dt_ / tau_);
+  if (time_scale_) {  // an adaptive timestep: dt_b = scale[b] dt for this process's batch elements
+    const int b0 = tile_.nx > 0 ? tile_.b0 : 0;
+    st.factors.resize(std::size_t(batch_));
+    for (int b = 0; b < batch_; ++b) {
+      const double dtb = (*time_scale_)[std::size_t(b0 + b)] * dt_;
+      st.factors[std::size_t(b)] = euler_ ? float(std::min(dtb, tau_) / tau_) : float(std::exp(-dtb / tau_));
+    }
+  }
   const Tensor* exc = channel_used(ChannelId::Excitatory) ? &channels_[0] : nullptr;
   const Tensor* inh = channel_used(ChannelId::Inhibitory) ? &channels_[1] : nullptr;
   backend().lca_update(st, exc, inh, membrane_, activity_);
@@ -126,9 +134,10 @@ void laminar_register_LCALayer(Registry& r) {
                   "through a Convolution (the dictionary, into the error's inhibitory channel) and its "
                   "Transpose (back into this layer's excitatory channel), this is Rozell's LCA and minimises "
                   "`0.5||x - Phi a||^2 + lambda sum C(a)`. Its energy term is `lambda sum C(a)`, with C = |a| "
-                  "for soft thresholds, lambda/2 [a != 0] for hard, and OpenPV's firm cost for firm.",
+                  "for soft thresholds, lambda/2 [a != 0] for hard, and OpenPV's firm cost for firm. An AdaptiveTimestep "
+                  "probe can scale its `dt` per batch element from the energy (without one, `dt` is constant).",
                   "V1:\n  type: LCA\n  nx: 14\n  ny: 14\n  nf: 64\n  tau: 100\n  lambda: 0.1\n  threshold: soft",
-                  {"Error", "Convolution", "Transpose", "Energy"}, s});
+                  {"Error", "Convolution", "Transpose", "Energy", "AdaptiveTimestep"}, s});
 }
 
 }  // namespace laminar

@@ -5,6 +5,8 @@
 #include "framework/ElementMath.hpp"
 #include "framework/Layer.hpp"
 
+#include <vector>
+
 namespace laminar {
 
 class LCALayer : public Layer {
@@ -21,6 +23,15 @@ class LCALayer : public Layer {
   bool energy_reduction(ReduceItem& item, double& factor) const override;  // lambda * sum C(a)
 
   const math::ThresholdParams& threshold() const { return threshold_; }
+  double tau() const { return tau_; }
+  double dt() const { return dt_; }
+  bool euler() const { return euler_; }
+  // An adaptive timestep (probes/AdaptiveTimestepProbe.hpp): `scale`, owned by that probe and set by it
+  // before each step's updates, holds one multiplier of dt per batch element of the whole batch
+  // (simulation.batch_size). Batch element b then integrates with dt_b = scale[b] * dt (forward Euler:
+  // min(dt_b, tau), so that its rate dt_b/tau stays at most 1). nullptr (the default): the constant dt.
+  void set_time_scale(const std::vector<double>* scale) { time_scale_ = scale; }
+  const std::vector<double>* time_scale() const { return time_scale_; }
   // `resets`: membrane initialisations so far (the random stream index of the next one).
   std::vector<std::pair<std::string, long long>> counters() const override { return {{"resets", resets_}}; }
   void set_counter(const std::string& name, long long value) override {
@@ -36,6 +47,7 @@ class LCALayer : public Layer {
   Layer* reset_on_ = nullptr;
   unsigned long long seed_ = 1;
   long resets_ = 0;
+  const std::vector<double>* time_scale_ = nullptr;
 };
 
 }  // namespace laminar

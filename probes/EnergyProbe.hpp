@@ -19,6 +19,9 @@ class EnergyProbe : public TableProbe {
   void resolve(Network& net) override;
   std::string headline_label() const override { return "energy"; }
   void begin_step(long step) override;
+  // The total energy of every batch element at the last sample, on the writer (rank 0); nullptr before
+  // the first sample and on the other ranks (an AdaptiveTimestep probe reads it and broadcasts it).
+  const std::vector<double>* last_energy() const { return last_.empty() ? nullptr : &last_[0]; }
 
  protected:
   std::vector<std::string> columns() const override;

@@ -29,6 +29,8 @@ Time step n (schedule Input -> Error -> V1, learning after all layers, probes la
     V1:     drive = Phi^T e(n) (+ a(n-1) with self_interaction)
             exponential Euler: u(n) = d u(n-1) + (1 - d) drive,    d = exp(-dt/tau)
             forward Euler:     u(n) = u(n-1) + dt/tau (drive - u(n-1))
+            with an adaptive timestep (run(timescale=s)), batch element b uses dt_b = s[n, b] dt instead
+            (forward Euler: min(dt_b, tau)); AdaptiveTimescale is the controller that chooses s
             a(n) = T_lambda(u(n))
     Learn:  if (n + 1) % dp == 0 and learning_rate > 0:
             dW = mean_b sum_pos a(n) (x) e(n);  if dW == 0 everywhere: no change at all (no evidence);  v = mu v + dW (momentum) or v = dW;  W += eta v;
@@ -243,6 +245,7 @@ class Trajectory:
     sparsity_energy: np.ndarray  # [steps, B]  sum lambda C(a(n-1)): the code at the start of step n
     weights: np.ndarray      # [steps, k, p, p, f]: after learning on that step
     items: np.ndarray        # [steps, B] dataset index shown
+    timescale: Optional[np.ndarray] = None  # [steps, B] dt multipliers used (run(timescale=...)), else None
 
     @property
     def energy(self) -> np.ndarray:
@@ -293,8 +296,16 @@ class LCANetwork:
     def init_membrane(self):
         return np.full((self.batch,) + self.coarse_shape, float(self.lca.init_value))
 
-    def integrate(self, u, drive):
+    def integrate(self, u, drive, scale=None):
+        """One membrane step; `scale` (one value per batch element) multiplies dt (an adaptive timestep)."""
         p = self.lca
+        if scale is not None:
+            dt = np.asarray(scale, dtype=np.float64).reshape((-1,) + (1,) * (u.ndim - 1)) * p.dt
+            if p.integrator == "exponential":
+                d = np.exp(-dt / p.tau)
+                return d * u + (1.0 - d) * drive
+            if p.integrator == "euler":
+                return u + (np.minimum(dt, p.tau) / p.tau) * (drive - u)
         if p.integrator == "exponential":
             d = math.exp(-p.dt / p.tau)
             return d * u + (1.0 - d) * drive
@@ -315,7 +326,8 @@ class LCANetwork:
         if d.normalize == "l2":
             self.W = normalize_l2(self.W, d.strength)
 
-    def run(self, steps: int) -> Trajectory:
+    def run(self, steps: int, timescale: Optional[np.ndarray] = None) -> Trajectory:
+        """`timescale` [steps, B]: step n of batch element b integrates with dt_b = timescale[n, b] dt."""
         p, dp = self.lca, self.display_period
         B = self.batch
         out = {k: [] for k in ("input", "error", "membrane", "activity", "ee", "se", "weights", "items")}
@@ -333,7 +345,7 @@ class LCANetwork:
             drive = phi_t(self.W, e, self.coarse_shape, self.stride)
             if p.self_interaction:
                 drive = drive + a
-            u = self.integrate(u, drive)
+            u = self.integrate(u, drive, None if timescale is None else timescale[n])
             a = self.T(u)
             if self.dictionary.learning_rate > 0 and (n + 1) % dp == 0:
                 self.learn(a, e)
@@ -348,4 +360,68 @@ class LCANetwork:
         return Trajectory(input=np.array(out["input"]), error=np.array(out["error"]),
                           membrane=np.array(out["membrane"]), activity=np.array(out["activity"]),
                           error_energy=np.array(out["ee"]), sparsity_energy=np.array(out["se"]),
-                          weights=np.array(out["weights"]), items=np.array(out["items"]))
+                          weights=np.array(out["weights"]), items=np.array(out["items"]),
+                          timescale=None if timescale is None else np.asarray(timescale[:steps], dtype=np.float64))
+
+
+# --------------------------------------------------------------------------- the adaptive timestep
+
+class AdaptiveTimescale:
+    """The AdaptiveTimestep probe's controller (OpenPV's AdaptiveTimeScaleController), per batch element.
+
+    ``reset()`` at the first step of every display period: s = base_min, cap = base_max, no energy known.
+    ``advance(E)`` before every other step, E the newest energy (the Energy probe's sample of the step
+    before), which resulted from the update made with ``previous`` (the timescale two steps back)::
+
+        no energy known yet:                         s = base_min
+        E == E_old:                                  s unchanged
+        E > E_old, E_old <= 0, E <= 0 (or not finite): s = base_min, cap = base_max
+        else: tau_eff = E_old * previous / (E_old - E);  s = tau_factor * tau_eff;
+              if s >= cap: s = cap, cap = cap * (1 + growth_factor)
+
+    then E_old = E, previous = the timescale before this step's, s the timescale of this step.
+    """
+
+    def __init__(self, batch: int, base_min=1.0, base_max=1.0, tau_factor=1.0, growth_factor=1.0):
+        self.base_min, self.base_max = float(base_min), float(base_max)
+        self.tau_factor, self.growth_factor = float(tau_factor), float(growth_factor)
+        self.batch = batch
+        self.reset()
+
+    def reset(self):
+        self.scale = [self.base_min] * self.batch
+        self.previous = [self.base_min] * self.batch
+        self.cap = [self.base_max] * self.batch
+        self.energy = [None] * self.batch
+
+    def advance(self, energy):
+        for b in range(self.batch):
+            e, old = float(energy[b]), self.energy[b]
+            if not math.isfinite(e):
+                nxt, self.cap[b], e = self.base_min, self.base_max, None
+            elif old is None:
+                nxt = self.base_min
+            elif e == old:
+                nxt = self.scale[b]
+            elif e > old or old <= 0 or e <= 0:
+                nxt, self.cap[b] = self.base_min, self.base_max
+            else:
+                tau_eff = old / ((old - e) / self.previous[b])
+                nxt = self.tau_factor * tau_eff
+                if nxt >= self.cap[b]:
+                    nxt = self.cap[b]
+                    self.cap[b] *= 1.0 + self.growth_factor
+            self.energy[b] = e
+            self.previous[b], self.scale[b] = self.scale[b], nxt
+
+    def sequence(self, energy: np.ndarray, display_period: int) -> tuple[np.ndarray, np.ndarray]:
+        """The timescale and cap of every step [steps, B] of a run whose Energy samples are `energy`."""
+        scales, caps = [], []
+        for n in range(energy.shape[0]):
+            if n % display_period == 0:
+                self.reset()
+            else:
+                self.advance(energy[n - 1])
+            scales.append(list(self.scale))
+            caps.append(list(self.cap))
+        return np.array(scales), np.array(caps)

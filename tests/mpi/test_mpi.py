@@ -6,7 +6,8 @@ Networks (one params file, several independent subnets, 16x16 inputs, batch 4):
   s2   single-layer LCA, stride 2 (V1 8x8x6, patch 6), learning
   h    two-layer hierarchy with feedback: Input -> E1 <- D1 (V1 8x8, stride 2); V1 -> E2 <- D2 (V2 4x4,
        stride 2, patch 4, halos wider than a 2x2 tile); E2 inhibits V1; both dictionaries learn
-each with learning ("L") and without ("I"). Inference subnets: recorded activity, membranes, errors,
+each with learning ("L") and without ("I"); and aI, s2 without learning with an AdaptiveTimestep probe
+(every rank must choose the same timescales from the global energy). Inference subnets: recorded activity, membranes, errors,
 inputs (and their dataset items), energies and stats must be bit-identical to the single process.
 Learning subnets: weights (recorded every display period and final) and energies within 1e-6 relative.
 
@@ -109,6 +110,20 @@ def build(tmp):
                 P[f"Act2_{tag}"] = {"type": "ActivityRecorder", "layer": v2, "period": 3}
                 P[f"Norm2_{tag}"] = {"type": "Norm", "layer": e2, "norm": "l2"}
                 P[f"W2_{tag}"] = {"type": "WeightRecorder", "connection": f"D2_{tag}", "png": False}
+    # The adaptive timestep (an AdaptiveTimestep probe, inference): the energy is computed whole on rank 0 and
+    # broadcast, so every decomposition chooses the same timescales and gives the same run, bit for bit.
+    arng = np.random.default_rng(11)  # its own stream: the subnets above and below keep their data
+    tag = "aI"
+    inp, err, v1 = f"Input_{tag}", f"Error_{tag}", f"V1_{tag}"
+    L[inp] = {"type": "ImageInput", "path": data, "format": "hdf5", "normalize": "zero_mean", "shuffle": True}
+    L[err] = {"type": "Error"}
+    C[f"InToErr_{tag}"] = {"type": "Identity", "pre": inp, "post": err}
+    L[v1] = lca(8, 6, reset=inp)
+    dictionary(tag, v1, err, 6, unit_weights(arng, 6, 6, 1), 0.0)
+    P[f"Energy_{tag}"] = {"type": "Energy", "layers": [err, v1]}
+    P[f"Mem_{tag}"] = {"type": "ActivityRecorder", "layer": v1, "buffer": "membrane", "period": 3}
+    P[f"Timestep_{tag}"] = {"type": "AdaptiveTimestep", "energy": f"Energy_{tag}", "layers": [v1], "tau_factor": 0.1,
+                            "base_max": 50}  # s = 0.1 tau_eff: its own for each batch element
     # A canonical subnet from the system tests, checked against the numpy reference in every run.
     import systest as st
     from laminar import reference as ref
@@ -174,6 +189,10 @@ def main():
             ref = datasets(f)
         # The single process against the numpy reference: the chain of comparisons ends there.
         failures += check_against_numpy(ref_file, sub, traj, "serial")
+        ts = ref["probes/Timestep_aI/timescale"]
+        print(f"adaptive subnet: timescale max {ts.max():.3g} (batch elements differ: {not np.all(ts == ts[:, :1])})")
+        if not (ts.max() > 1.5 and not np.all(ts == ts[:, :1])):  # else a batch split could not be told apart
+            failures.append(f"the adaptive subnet's timescale did not adapt per batch element (max {ts.max()})")
 
         cases = [(1, None), (2, (1, 2, 1)), (2, (2, 1, 1)), (2, None), (4, (2, 2, 1)), (4, None), (4, (1, 2, 2))]
         for np_, dec in cases:

@@ -1,7 +1,8 @@
 """Runs that survive (issue 6): exact restart, SIGKILL/SIGTERM, non-finite guard, foreign checkpoints.
 
 usage: test_restart.py LAMINAR CASE [MPIRUN]
-CASE: equality | sigkill | sigterm | nonfinite | refuse | identity | crafted | diskfull | mpi
+CASE: equality | adaptive | sigkill | sigterm | nonfinite | refuse | identity | crafted | diskfull | mpi
+(adaptive: the equality case with an AdaptiveTimestep probe, restarted mid display period)
 
 The reference for every restart is the same network run without interruption: every dataset of
 laminar.h5 and every CSV table must be bit-identical (the definition of an exact restart). The
@@ -41,10 +42,13 @@ probes:
   Rec: {{type: ActivityRecorder, layer: V1, period: 25}}
   W: {{type: WeightRecorder, connection: D, period: 50}}
   Late: {{type: Norm, layer: E, period: 170}}
-"""
+{extra}"""
+
+# The adaptive case: every LCA step's dt from the energy (its controller state is checkpointed).
+ADAPTIVE = "  Timestep: {type: AdaptiveTimestep, energy: Energy, tau_factor: 0.5, growth_factor: 0.5}\n"
 
 
-def make(steps=200, every=30, size=12, n=6, nf=4, images=7, nan_at=None):
+def make(steps=200, every=30, size=12, n=6, nf=4, images=7, nan_at=None, extra=""):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((images, size, size, 1)).astype(np.float32)
     if nan_at is not None:
@@ -54,7 +58,7 @@ def make(steps=200, every=30, size=12, n=6, nf=4, images=7, nan_at=None):
         f["images"] = x
     p = os.path.join(tmp, "p.yaml")
     with open(p, "w") as f:
-        f.write(NET.format(steps=steps, every=every, tmp=tmp, data=data, n=n, nf=nf))
+        f.write(NET.format(steps=steps, every=every, tmp=tmp, data=data, n=n, nf=nf, extra=extra))
     return p
 
 
@@ -129,7 +133,7 @@ def same_output(a, b):
         assert np.array_equal(da[k], db[k]), f"{k} differs after the restart"
     late = list(da["probes/Late/step"])  # a table begun after a checkpoint
     assert late == list(range(169, len(late) * 170, 170)) and late, late
-    for name in ("Energy", "Stats", "Late"):
+    for name in ("Energy", "Stats", "Late") + (("Timestep",) if "probes/Timestep/timescale" in da else ()):
         with open(os.path.join(a, name + ".csv"), "rb") as fa, open(os.path.join(b, name + ".csv"), "rb") as fb:
             assert fa.read() == fb.read(), f"{name}.csv differs after the restart"
     return len(da)
@@ -142,8 +146,8 @@ def reference(params, prefix=()):
     return ref, time.time() - t0
 
 
-if case == "equality":
-    p = make()
+if case in ("equality", "adaptive"):
+    p = make(extra=ADAPTIVE if case == "adaptive" else "")
     ref, _ = reference(p)
     out = os.path.join(tmp, "cut")
     run(p, "-o", out, "--steps", "70")               # ends at 70 (checkpoints 60, 70)
@@ -156,7 +160,11 @@ if case == "equality":
     # Into a fresh directory: the output from the checkpoint on (rows after step 120 equal the reference).
     fresh = os.path.join(tmp, "fresh")
     run(p, "-o", fresh, "--restart", os.path.join(out, "checkpoints"), "--steps", "200")
-    print(f"restart equality: {n} datasets and 3 CSV tables bit-identical after 3 restarts")
+    if case == "adaptive":  # the timestep really adapted, and resumed mid-period (checkpoints at 60, 70, 120)
+        ts = datasets(os.path.join(ref, "laminar.h5"))["probes/Timestep/timescale"]
+        assert ts.max() > 2 and ts.min() == 1.0, (ts.min(), ts.max())
+        assert not np.all(ts[60] == 1.0) and not np.all(ts[120] == 1.0), (ts[60], ts[120])
+    print(f"restart {case}: {n} datasets and the CSV tables bit-identical after 3 restarts")
 
 elif case == "sigkill":
     # A bigger layer so that a run lasts long enough to be killed at random points.
