@@ -69,24 +69,46 @@ void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, floa
   else lca_loop<K, false>(n, ge, gi, u, a, st);
 }
 
-// A dt per batch element (st.factors): the same loop over each element's part of the buffers with
-// that element's decay or rate, so an element's arithmetic is the constant-dt loop's.
+// A dt per batch element (st.factors): the constant-dt loop's body over each element's part of the
+// buffers with that element's decay or rate (the same arithmetic), in one parallel region whose
+// threads go on to the next element without waiting (elements share no values).
+template <math::Threshold K, bool Euler>
+void lca_loop_per_element(std::ptrdiff_t m, std::ptrdiff_t batch, const float* ge, const float* gi, float* u,
+                          float* a, const LcaStep& st) {
+  const float self = st.self;
+  const float* factors = st.factors.data();
+  const math::ThresholdParams th = st.threshold;
+  const bool exc = ge != nullptr, inh = gi != nullptr;
+#pragma omp parallel
+  for (std::ptrdiff_t b = 0; b < batch; ++b) {
+    const float decay = factors[b], rate = factors[b];
+    const std::ptrdiff_t o = b * m;
+    if (exc && inh) {
+#pragma omp for simd schedule(static) nowait
+      for (std::ptrdiff_t i = o; i < o + m; ++i) {
+        const float drive = ge[i] - gi[i] + self * a[i];
+        u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
+        a[i] = math::threshold_of<K>(u[i], th);
+      }
+    } else {
+#pragma omp for simd schedule(static) nowait
+      for (std::ptrdiff_t i = o; i < o + m; ++i) {
+        const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
+        u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
+        a[i] = math::threshold_of<K>(u[i], th);
+      }
+    }
+  }
+}
+
 template <math::Threshold K>
 void lca_loop_per_element(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
   const std::ptrdiff_t batch = std::ptrdiff_t(st.factors.size());
   if (batch == 0 || n % batch != 0)
     throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
                         std::to_string(n) + " values");
-  const std::ptrdiff_t m = n / batch;
-  LcaStep one;
-  one.threshold = st.threshold;
-  one.euler = st.euler;
-  one.self = st.self;
-  for (std::ptrdiff_t b = 0; b < batch; ++b) {
-    one.decay = one.rate = st.factors[std::size_t(b)];
-    const std::ptrdiff_t o = b * m;
-    lca_loop<K>(m, ge ? ge + o : nullptr, gi ? gi + o : nullptr, u + o, a + o, one);
-  }
+  if (st.euler) lca_loop_per_element<K, true>(n / batch, batch, ge, gi, u, a, st);
+  else lca_loop_per_element<K, false>(n / batch, batch, ge, gi, u, a, st);
 }
 
 template <math::Threshold K>
