@@ -38,6 +38,10 @@ ConvShape ConvShape::make(const Geometry& fine, const Geometry& coarse, int stri
 namespace laminar {
 namespace {
 
+// Element-wise passes over fewer values than this run on the calling thread: waking the other threads
+// costs more than the pass (the paper network's upper layers and joint layer are a few thousand values).
+constexpr std::ptrdiff_t kParallelMin = 1 << 15;
+
 // The LCA update with the threshold kind and integrator fixed at compile time, so that it is
 // branch-free and vectorises (a runtime switch per element cost more than the membrane update).
 template <math::Threshold K, bool Euler>
@@ -45,7 +49,7 @@ void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, floa
   const float self = st.self, decay = st.decay, rate = st.rate;
   const math::ThresholdParams th = st.threshold;
   if (ge && gi) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
     for (std::ptrdiff_t i = 0; i < n; ++i) {
       const float drive = ge[i] - gi[i] + self * a[i];
       u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
@@ -54,7 +58,7 @@ void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, floa
   } else {
     // One channel (or none): the unused one contributes nothing.
     const bool exc = ge != nullptr, inh = gi != nullptr;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
     for (std::ptrdiff_t i = 0; i < n; ++i) {
       const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
       u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
@@ -79,7 +83,7 @@ void lca_loop_per_element(std::ptrdiff_t m, std::ptrdiff_t batch, const float* g
   const float* factors = st.factors.data();
   const math::ThresholdParams th = st.threshold;
   const bool exc = ge != nullptr, inh = gi != nullptr;
-#pragma omp parallel
+#pragma omp parallel if (m * batch >= kParallelMin)
   for (std::ptrdiff_t b = 0; b < batch; ++b) {
     const float decay = factors[b], rate = factors[b];
     const std::ptrdiff_t o = b * m;
@@ -139,14 +143,17 @@ class CpuBackend final : public Backend {
     float* wp = w.data();
     const float* d = dw.data();
     const std::size_t n = w.size();
+    const std::ptrdiff_t m = std::ptrdiff_t(n);
     if (mu > 0.0f) {
       float* vp = v.data();
-      for (std::size_t i = 0; i < n; ++i) {
+#pragma omp parallel for simd schedule(static) if (m >= kParallelMin)
+      for (std::ptrdiff_t i = 0; i < m; ++i) {
         vp[i] = mu * vp[i] + d[i];
         wp[i] += eta * vp[i];
       }
     } else {
-      for (std::size_t i = 0; i < n; ++i) wp[i] += eta * d[i];
+#pragma omp parallel for simd schedule(static) if (m >= kParallelMin)
+      for (std::ptrdiff_t i = 0; i < m; ++i) wp[i] += eta * d[i];
     }
   }
   void lca_update(const LcaStep& st, const Tensor* exc, const Tensor* inh, Tensor& u, Tensor& a) override {
@@ -168,14 +175,14 @@ class CpuBackend final : public Backend {
     const float* gi = inh ? inh->data() : nullptr;
     float* ep = e.data();
     const std::ptrdiff_t n = std::ptrdiff_t(e.size());
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
     for (std::ptrdiff_t i = 0; i < n; ++i) ep[i] = math::error_value(ge ? ge[i] : 0.0f, gi ? gi[i] : 0.0f, scale);
   }
   void axpy(float s, const Tensor& x, Tensor& y) override {
     const float* in = x.data();
     float* out = y.data();
     const std::ptrdiff_t n = std::ptrdiff_t(y.size());
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
     for (std::ptrdiff_t i = 0; i < n; ++i) out[i] += s * in[i];
   }
   void reduce(Reduction r, const Tensor& t, std::vector<double>& out, const math::ThresholdParams* th) override {

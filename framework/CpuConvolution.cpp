@@ -216,6 +216,7 @@ void transpose_weights(const ConvShape& s, const float* w, std::vector<float>& w
   const int nk = s.kernels(), nkb = (nk + kBlock - 1) / kBlock;
   const std::size_t ksize = s.kernel_size();
   wt.assign(std::size_t(nkb) * ksize * kBlock, 0.0f);
+#pragma omp parallel for schedule(static)
   for (int k = 0; k < nk; ++k) {
     float* panel = wt.data() + std::size_t(k / kBlock) * ksize * kBlock + k % kBlock;
     for (std::size_t j = 0; j < ksize; ++j) panel[j * kBlock] = w[k * ksize + j];
@@ -307,39 +308,44 @@ void deliver_gather(const ConvShape& s, const float* wt, const Tensor& fine, Ten
     return src + (std::size_t(b) * pad.ny + cy * s.stride_y + s.offset_y + pad.top) * prow +
            std::ptrdiff_t(cx * s.stride_x + s.offset_x + pad.left) * nff;
   };
-  const long work = long(nkb) * nmt;
-  // Each thread takes a contiguous range of the (kernel block, tile) grid, kernel block outermost:
-  // every output is computed by one thread in one fixed order, whatever the thread count.
+  // Work units: (kernel block, group of up to kTilesPerGroup tiles). Ordered by kernel block when the
+  // input is the smaller thing to read again for every block (full-field joint dictionaries: large
+  // weights, a few positions), else by group, every block of a group while its inputs are cached (small
+  // dictionaries over many positions). Each thread takes a contiguous range of units; either way every
+  // output is computed by one thread in one fixed order, whatever the thread count.
+  const int T = omp_get_max_threads();
+  const long group = std::clamp<long>(nmt * nkb / (4L * T), 1, kTilesPerGroup);
+  const long ngroups = (nmt + group - 1) / group;
+  const double in_bytes = double(padded_copy ? padded.size() : fine.size()) * sizeof(float);
+  const double w_bytes = double(nkb) * ksize * kBlock * sizeof(float);
+  const bool by_group = double(ngroups) * w_bytes < double(nkb) * in_bytes;
+  const long units = long(nkb) * ngroups;
 #pragma omp parallel
   {
-    const int T = omp_get_num_threads(), t = omp_get_thread_num();
-    const long w0 = work * t / T, w1 = work * (t + 1) / T;
-    std::vector<float> part(std::size_t(kTilesPerGroup) * kRows * kBlock);
-    for (long wi = w0; wi < w1;) {
-      const int kb = int(wi / nmt);
-      const long t0 = wi % nmt, t1 = std::min(nmt, t0 + (w1 - wi));
+    std::vector<float> part(std::size_t(group) * kRows * kBlock);
+#pragma omp for schedule(static)
+    for (long u = 0; u < units; ++u) {
+      const int kb = int(by_group ? u % nkb : u / ngroups);
+      const long g = by_group ? u / nkb : u % ngroups;
+      const long g0 = g * group, g1 = std::min(nmt, g0 + group);
       const int k0 = kb * kBlock, nvalid = std::min(kBlock, nk - k0);
       const float* panel = wt + std::size_t(kb) * ksize * kBlock;
-      for (long g0 = t0; g0 < t1; g0 += kTilesPerGroup) {
-        const long g1 = std::min(t1, g0 + kTilesPerGroup);
-        for (int r0 = 0; r0 < s.patch_y; r0 += rows_per_pass) {
-          const int rows = std::min(rows_per_pass, s.patch_y - r0);
-          const float* wpass = panel + std::size_t(r0) * row_len * kBlock;
-          for (long tile = g0; tile < g1; ++tile) {
-            const long m0 = tile * kRows;
-            const int P = int(std::min<long>(kRows, M - m0));
-            const float* x[kRows];
-            float* out[kRows];
-            for (int i = 0; i < P; ++i) {
-              x[i] = position(m0 + i) + r0 * prow;
-              out[i] = coarse.data() + std::size_t(m0 + i) * nk + k0;
-            }
-            kTiles[P](x, prow, rows, row_len, wpass, part.data() + std::size_t(tile - g0) * kRows * kBlock, r0 == 0,
-                      r0 + rows >= s.patch_y, out, nvalid, scale);
+      for (int r0 = 0; r0 < s.patch_y; r0 += rows_per_pass) {
+        const int rows = std::min(rows_per_pass, s.patch_y - r0);
+        const float* wpass = panel + std::size_t(r0) * row_len * kBlock;
+        for (long tile = g0; tile < g1; ++tile) {
+          const long m0 = tile * kRows;
+          const int P = int(std::min<long>(kRows, M - m0));
+          const float* x[kRows];
+          float* out[kRows];
+          for (int i = 0; i < P; ++i) {
+            x[i] = position(m0 + i) + r0 * prow;
+            out[i] = coarse.data() + std::size_t(m0 + i) * nk + k0;
           }
+          kTiles[P](x, prow, rows, row_len, wpass, part.data() + std::size_t(tile - g0) * kRows * kBlock, r0 == 0,
+                    r0 + rows >= s.patch_y, out, nvalid, scale);
         }
       }
-      wi += t1 - t0;
     }
   }
 }
@@ -375,6 +381,8 @@ void hebbian(const ConvShape& s, const Tensor& coarse, const Tensor& fine, float
 
 void normalize_l2(const ConvShape& s, float* w, float strength) {
   const std::size_t ksize = s.kernel_size();
+  // One thread per kernel: each kernel's norm is the same serial sum whatever the thread count.
+#pragma omp parallel for schedule(static) if (s.weights_size() >= std::size_t(1 << 15))
   for (int k = 0; k < s.kernels(); ++k) {
     float* kw = w + k * ksize;
     double sum = 0.0;
