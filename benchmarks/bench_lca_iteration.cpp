@@ -8,6 +8,7 @@
 //   build/benchmarks/bench_lca_iteration [--benchmark_filter=Engine] [--benchmark_min_time=1]
 #include <benchmark/benchmark.h>
 #include <hdf5.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -228,6 +229,44 @@ void BM_Hebbian(benchmark::State& state) {
 BENCHMARK(BM_Scatter)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Gather)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Hebbian)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The cores' FP32 multiply-add peak as this compiler reaches it: every OpenMP thread runs 12
+// independent chains of fused multiply-adds on the widest vectors it has (16 floats with AVX-512,
+// else 8), no memory traffic. The ceiling of the roofline in benchmarks/cpu_paper_network.py.
+#if defined(__AVX512F__)
+using peak_vec = float __attribute__((vector_size(64)));
+constexpr int kPeakLanes = 16;
+#else
+using peak_vec = float __attribute__((vector_size(32)));
+constexpr int kPeakLanes = 8;
+#endif
+void BM_FmaPeak(benchmark::State& state) {
+  constexpr long kIters = 2000000;
+  int threads = 1;
+  for (auto _ : state) {
+    float sink = 0.0f;
+#pragma omp parallel reduction(+ : sink)
+    {
+#pragma omp single
+      threads = omp_get_num_threads();
+      peak_vec acc[12], m, a;
+      for (int j = 0; j < kPeakLanes; ++j) {
+        m[j] = 0.99999f;
+        a[j] = 1e-6f;
+      }
+      for (int i = 0; i < 12; ++i) acc[i] = m * float(i + 1);
+      for (long n = 0; n < kIters; ++n)
+        for (int i = 0; i < 12; ++i) acc[i] = acc[i] * m + a;
+      for (int i = 0; i < 12; ++i) sink += acc[i][0];
+    }
+    benchmark::DoNotOptimize(sink);
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(double(state.iterations()) * threads * kIters * 12 * kPeakLanes * 2,
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.counters["threads"] = threads;
+  state.counters["lanes"] = kPeakLanes;
+}
+BENCHMARK(BM_FmaPeak)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

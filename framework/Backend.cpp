@@ -49,7 +49,7 @@ void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, floa
   const float self = st.self, decay = st.decay, rate = st.rate;
   const math::ThresholdParams th = st.threshold;
   if (ge && gi) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
     for (std::ptrdiff_t i = 0; i < n; ++i) {
       const float drive = ge[i] - gi[i] + self * a[i];
       u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
@@ -58,7 +58,7 @@ void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, floa
   } else {
     // One channel (or none): the unused one contributes nothing.
     const bool exc = ge != nullptr, inh = gi != nullptr;
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
     for (std::ptrdiff_t i = 0; i < n; ++i) {
       const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
       u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
@@ -146,13 +146,13 @@ class CpuBackend final : public Backend {
     const std::ptrdiff_t m = std::ptrdiff_t(n);
     if (mu > 0.0f) {
       float* vp = v.data();
-#pragma omp parallel for simd schedule(static) if (m >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : m >= kParallelMin)
       for (std::ptrdiff_t i = 0; i < m; ++i) {
         vp[i] = mu * vp[i] + d[i];
         wp[i] += eta * vp[i];
       }
     } else {
-#pragma omp parallel for simd schedule(static) if (m >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : m >= kParallelMin)
       for (std::ptrdiff_t i = 0; i < m; ++i) wp[i] += eta * d[i];
     }
   }
@@ -175,14 +175,14 @@ class CpuBackend final : public Backend {
     const float* gi = inh ? inh->data() : nullptr;
     float* ep = e.data();
     const std::ptrdiff_t n = std::ptrdiff_t(e.size());
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
     for (std::ptrdiff_t i = 0; i < n; ++i) ep[i] = math::error_value(ge ? ge[i] : 0.0f, gi ? gi[i] : 0.0f, scale);
   }
   void axpy(float s, const Tensor& x, Tensor& y) override {
     const float* in = x.data();
     float* out = y.data();
     const std::ptrdiff_t n = std::ptrdiff_t(y.size());
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
     for (std::ptrdiff_t i = 0; i < n; ++i) out[i] += s * in[i];
   }
   void reduce(Reduction r, const Tensor& t, std::vector<double>& out, const math::ThresholdParams* th) override {

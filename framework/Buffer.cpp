@@ -140,7 +140,7 @@ void Buffer::fill(std::size_t offset, std::size_t n, float value) {
   // not reach the memory bandwidth.
   float* const p = host_.data() + offset;
   const std::ptrdiff_t count = std::ptrdiff_t(n);
-#pragma omp parallel for simd schedule(static) if (count >= (1 << 16))
+#pragma omp parallel for simd schedule(static) if (parallel : count >= (1 << 16))
   for (std::ptrdiff_t i = 0; i < count; ++i) p[i] = value;
 }
 
