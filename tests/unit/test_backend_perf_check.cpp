@@ -82,10 +82,8 @@ void expect_close(const std::vector<float>& got, const std::vector<double>& want
     ASSERT_NEAR(got[i], scale * want[i], 1e-4 * (1 + std::abs(scale * want[i]))) << what << " trial " << trial << " i " << i;
 }
 
-TEST(BackendPerfCheck, KernelsMatchNaiveLoopsDeterministicAndAdjoint) {
-  std::mt19937 rng(2024);
-  for (int trial = 0; trial < 200; ++trial) {
-    Case c = make_case(rng, trial % 2 == 1);
+void check_case(const Case& c, int trial) {
+  {
     std::vector<double> phi_a, phit_e, heb;
     naive(c, phi_a, phit_e, heb);
     std::vector<float> wt;
@@ -126,7 +124,36 @@ TEST(BackendPerfCheck, KernelsMatchNaiveLoopsDeterministicAndAdjoint) {
     for (std::size_t i = 0; i < s1.size(); ++i) lhs += double(s1[i]) * c.fine.vector()[i], mag += std::abs(double(s1[i]) * c.fine.vector()[i]);
     for (std::size_t i = 0; i < g1.size(); ++i) rhs += double(g1[i]) * c.coarse.vector()[i];
     EXPECT_NEAR(lhs, rhs, 1e-5 * (1 + mag)) << "adjoint, trial " << trial;
+    const auto g3 = with_threads(3, gather), s3 = with_threads(3, scatter);
+    EXPECT_EQ(g1, g3) << "gather, 3 threads, trial " << trial;
+    EXPECT_EQ(s1, s3) << "scatter, 3 threads, trial " << trial;
   }
+}
+
+TEST(BackendPerfCheck, KernelsMatchNaiveLoopsDeterministicAndAdjoint) {
+  std::mt19937 rng(2024);
+  for (int trial = 0; trial < 200; ++trial) check_case(make_case(rng, trial % 2 == 1), trial);
+}
+
+// The paths the random shapes above do not reach: a full-field dictionary whose patch rows exceed one
+// gather pass (patch row 4 x 600 values: several passes with partial sums kept between them), a kernel
+// count that leaves a partial panel, a batch that leaves a partial tile, and the scatter's non-overlapping
+// (tiling) path; and many positions with small kernels (the gather ordered by tile group).
+Case fixed_case(Geometry fine, Geometry coarse, int stride, int patch, int batch, float density, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  Case c{ConvShape::make(fine, coarse, stride, patch, patch), batch, {}, Tensor(batch, coarse), Tensor(batch, fine)};
+  c.w.resize(c.s.weights_size());
+  for (float& v : c.w) v = u(rng);
+  for (float& v : c.coarse.vector()) v = (u(rng) + 1) / 2 < density ? u(rng) : 0.0f;
+  for (float& v : c.fine.vector()) v = u(rng);
+  return c;
+}
+
+TEST(BackendPerfCheck, FullFieldAndManyPositionShapes) {
+  check_case(fixed_case(Geometry{4, 4, 600}, Geometry{1, 1, 40}, 4, 4, 11, 0.3f, 1), 1000);
+  check_case(fixed_case(Geometry{8, 8, 70}, Geometry{1, 1, 97}, 8, 8, 5, 0.5f, 2), 1001);
+  check_case(fixed_case(Geometry{24, 24, 4}, Geometry{12, 12, 40}, 2, 4, 3, 0.2f, 3), 1002);
 }
 
 }  // namespace
