@@ -282,9 +282,12 @@ MemoryEstimate Network::memory() const {
   for (const auto& c : connections_) {
     if (!c->has_weights() || c->type() == "Transpose") continue;  // a Transpose shares its original's
     const WeightsView w = c->weights();
-    // weights, transposed (+ update, momentum; + their nan_check copies)
+    // weights, transposed (+ update, momentum; + their nan_check copies). The CPU backend's transposed
+    // copy is packed in panels of cpu::gather_block() kernels, the last one zero-padded.
     const int copies = c->plastic() ? (guard ? 6 : 4) : 2;
-    const double bytes = double(w.kernels) * w.patch_y * w.patch_x * w.features * copies * sizeof(float);
+    const int block = backend().name() == "cpu" ? cpu::gather_block() : 1;
+    const double packed = double((w.kernels + block - 1) / block * block);
+    const double bytes = (double(w.kernels) * (copies - 1) + packed) * w.patch_y * w.patch_x * w.features * sizeof(float);
     m.items.push_back({bytes, "connections." + c->name(), &c->params(),
                        "weights " + std::to_string(w.kernels) + "x" + std::to_string(w.patch_y) + "x" +
                            std::to_string(w.patch_x) + "x" + std::to_string(w.features) + " x " +
