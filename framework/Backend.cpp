@@ -188,28 +188,35 @@ class CpuBackend final : public Backend {
   void reduce(Reduction r, const Tensor& t, std::vector<double>& out, const math::ThresholdParams* th) override {
     out.assign(std::size_t(t.batch()), 0.0);
     const math::ThresholdParams p = th ? *th : math::ThresholdParams{};
-    for (int b = 0; b < t.batch(); ++b) out[std::size_t(b)] = reduce_one(r, t, b, p);
+    for (int b = 0; b < t.batch(); ++b) {
+      const auto e = t.element(b);
+      out[std::size_t(b)] = reduce_one(r, e.data(), std::ptrdiff_t(e.size()), p);
+    }
   }
   void reduce_many(const std::vector<ReduceItem>& items, std::vector<double>& out) override {
     // Every (item, batch element) on its own and in parallel (the NaN guard reads every buffer each
-    // step): each is the same serial sum as reduce's, so the values do not depend on the threads.
+    // step): each is the same serial sum as reduce's, so the values do not depend on the threads. The
+    // data pointers are taken here, outside the parallel loop.
     std::vector<std::size_t> start(items.size() + 1, 0);
-    for (std::size_t i = 0; i < items.size(); ++i) start[i + 1] = start[i] + std::size_t(items[i].tensor->batch());
+    std::vector<const float*> data(items.size());
+    std::ptrdiff_t values = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      start[i + 1] = start[i] + std::size_t(items[i].tensor->batch());
+      data[i] = items[i].tensor->data();
+      values += std::ptrdiff_t(items[i].tensor->size());
+    }
     out.assign(start.back(), 0.0);
     const std::ptrdiff_t n = std::ptrdiff_t(start.back());
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (values >= kParallelMin)
     for (std::ptrdiff_t j = 0; j < n; ++j) {
       const std::size_t i = std::size_t(std::upper_bound(start.begin(), start.end(), std::size_t(j)) - start.begin()) - 1;
-      out[std::size_t(j)] =
-          reduce_one(items[i].reduction, *items[i].tensor, int(std::size_t(j) - start[i]), items[i].threshold);
+      const std::size_t b = std::size_t(j) - start[i], m = items[i].tensor->size() / std::size_t(items[i].tensor->batch());
+      out[std::size_t(j)] = reduce_one(items[i].reduction, data[i] + b * m, std::ptrdiff_t(m), items[i].threshold);
     }
   }
 
  private:
-  static double reduce_one(Reduction r, const Tensor& t, int b, const math::ThresholdParams& p) {
-    const auto e = t.element(b);
-    const float* v = e.data();
-    const std::ptrdiff_t n = std::ptrdiff_t(e.size());
+  static double reduce_one(Reduction r, const float* v, std::ptrdiff_t n, const math::ThresholdParams& p) {
     if (r == Reduction::SumSquares) return math::sum_squares(v, n);
     if (r == Reduction::SparsityCost) return math::total_sparsity_cost(v, n, p);
     double sum = 0.0;

@@ -150,15 +150,27 @@ void deliver_scatter(const ConvShape& s, const float* w, const Tensor& coarse, T
   // cut into pieces that are done for every batch element in turn while those weights are in cache.
   const bool tiling = s.patch_x <= s.stride_x;
   const int piece = tiling ? kScatterGroup : row_len;
-  // Each thread owns whole fine rows y (every batch element's), so writes never collide and the sum
-  // order is fixed: every fine value receives the sum over the covering coarse rows (cy ascending) of
-  // each covering position's contributions (cx ascending; each summed over its actives in list order in
-  // registers, then added once), accumulated in a zeroed row buffer with horizontal padding.
-#pragma omp parallel
+  // Each unit of work is a fine row y for a block of batch elements (every element where there are
+  // enough rows for the threads, so a row's weights serve the whole batch; fewer elements per block
+  // where the layer has few rows, e.g. a 1x1 joint layer's reconstruction). Units never share a fine
+  // value, so writes never collide and the sum order is fixed: every fine value receives the sum over
+  // the covering coarse rows (cy ascending) of each covering position's contributions (cx ascending;
+  // each summed over its actives in list order in registers, then added once), accumulated in a zeroed
+  // row buffer with horizontal padding. Whatever the thread count, the same values.
+  const int T = omp_get_max_threads();
+  const int blocks = std::clamp((2 * T + nfy - 1) / nfy, 1, B);
+  const int per_block = (B + blocks - 1) / blocks;
+  const int units = nfy * blocks;
+  // Row buffers per thread, allocated here (an allocation failure is then an exception, not a
+  // termination inside the parallel region).
+  std::vector<std::vector<float>> rowbufs(std::size_t(T), std::vector<float>(row_buf * per_block));
+#pragma omp parallel num_threads(T)
   {
-    std::vector<float> rowbuf(row_buf * B);
+    std::vector<float>& rowbuf = rowbufs[std::size_t(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 1)
-    for (int y = 0; y < nfy; ++y) {
+    for (int u = 0; u < units; ++u) {
+      const int y = u / blocks, b0 = (u % blocks) * per_block, b1 = std::min(B, b0 + per_block);
+      if (b0 >= b1) continue;
       std::fill(rowbuf.begin(), rowbuf.end(), 0.0f);
       int c0, c1;
       covering(y, s.stride_y, s.offset_y, s.patch_y, ncy, c0, c1);
@@ -166,10 +178,10 @@ void deliver_scatter(const ConvShape& s, const float* w, const Tensor& coarse, T
         const float* wpy = w + std::ptrdiff_t(y - (cy * s.stride_y + s.offset_y)) * row_len;
         for (int j0 = 0; j0 < row_len; j0 += piece) {
           const int len = std::min(piece, row_len - j0);
-          for (int b = 0; b < B; ++b) {
+          for (int b = b0; b < b1; ++b) {
             const std::size_t r = std::size_t(b) * ncy + cy;
             const Active* list = all + r * per_row;
-            float* acc = rowbuf.data() + std::size_t(b) * row_buf;
+            float* acc = rowbuf.data() + std::size_t(b - b0) * row_buf;
             for (int i = 0, n = counts[r]; i < n;) {
               const int cx = list[i].cx;
               int end = i + 1;
@@ -181,9 +193,9 @@ void deliver_scatter(const ConvShape& s, const float* w, const Tensor& coarse, T
           }
         }
       }
-      for (int b = 0; b < B; ++b) {
+      for (int b = b0; b < b1; ++b) {
         float* out = fine.data() + ((std::size_t(b) * nfy + y) * nfx) * nff;
-        const float* in = rowbuf.data() + std::size_t(b) * row_buf + std::ptrdiff_t(pad.left) * nff;
+        const float* in = rowbuf.data() + std::size_t(b - b0) * row_buf + std::ptrdiff_t(pad.left) * nff;
 #pragma omp simd
         for (int j = 0; j < nfx * nff; ++j) out[j] += in[j];
       }
@@ -216,7 +228,7 @@ void transpose_weights(const ConvShape& s, const float* w, std::vector<float>& w
   const int nk = s.kernels(), nkb = (nk + kBlock - 1) / kBlock;
   const std::size_t ksize = s.kernel_size();
   wt.assign(std::size_t(nkb) * ksize * kBlock, 0.0f);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (wt.size() >= std::size_t(1 << 15))
   for (int k = 0; k < nk; ++k) {
     float* panel = wt.data() + std::size_t(k / kBlock) * ksize * kBlock + k % kBlock;
     for (std::size_t j = 0; j < ksize; ++j) panel[j * kBlock] = w[k * ksize + j];
@@ -320,9 +332,10 @@ void deliver_gather(const ConvShape& s, const float* wt, const Tensor& fine, Ten
   const double w_bytes = double(nkb) * ksize * kBlock * sizeof(float);
   const bool by_group = double(ngroups) * w_bytes < double(nkb) * in_bytes;
   const long units = long(nkb) * ngroups;
-#pragma omp parallel
+  std::vector<std::vector<float>> parts(std::size_t(T), std::vector<float>(std::size_t(group) * kRows * kBlock));
+#pragma omp parallel num_threads(T)
   {
-    std::vector<float> part(std::size_t(group) * kRows * kBlock);
+    std::vector<float>& part = parts[std::size_t(omp_get_thread_num())];
 #pragma omp for schedule(static)
     for (long u = 0; u < units; ++u) {
       const int kb = int(by_group ? u % nkb : u / ngroups);

@@ -138,7 +138,8 @@ TEST(BackendPerfCheck, KernelsMatchNaiveLoopsDeterministicAndAdjoint) {
 // The paths the random shapes above do not reach: a full-field dictionary whose patch rows exceed one
 // gather pass (patch row 4 x 600 values: several passes with partial sums kept between them), a kernel
 // count that leaves a partial panel, a batch that leaves a partial tile, and the scatter's non-overlapping
-// (tiling) path; and many positions with small kernels (the gather ordered by tile group).
+// (tiling) path; many positions with small kernels (the gather ordered by tile group); layers with
+// fewer fine rows than threads.
 Case fixed_case(Geometry fine, Geometry coarse, int stride, int patch, int batch, float density, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -154,6 +155,9 @@ TEST(BackendPerfCheck, FullFieldAndManyPositionShapes) {
   check_case(fixed_case(Geometry{4, 4, 600}, Geometry{1, 1, 40}, 4, 4, 11, 0.3f, 1), 1000);
   check_case(fixed_case(Geometry{8, 8, 70}, Geometry{1, 1, 97}, 8, 8, 5, 0.5f, 2), 1001);
   check_case(fixed_case(Geometry{24, 24, 4}, Geometry{12, 12, 40}, 2, 4, 3, 0.2f, 3), 1002);
+  // Fewer fine rows than threads: the scatter splits the batch into blocks per row.
+  check_case(fixed_case(Geometry{1, 1, 300}, Geometry{1, 1, 20}, 1, 1, 7, 0.4f, 4), 1003);
+  check_case(fixed_case(Geometry{6, 2, 5}, Geometry{3, 1, 33}, 2, 2, 5, 0.4f, 5), 1004);
 }
 
 }  // namespace
