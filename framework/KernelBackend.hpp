@@ -136,38 +136,24 @@ class KernelBackend final : public Backend {
   enum class Algorithm { Direct, Gemm };
   static int positions(const kernels::ConvDims& d) { return d.batch * d.cny * d.cnx; }
   // Scratch device memory for im2col/col2im, grown as needed and kept for the run.
-  float* workspace(std::size_t n) {
-    if (n > workspace_size_) {
-      if (workspace_) exec_.release(workspace_);
-      workspace_ = nullptr;
-      workspace_size_ = 0;  // consistent if the allocation below throws
-      workspace_ = static_cast<float*>(exec_.allocate(n * sizeof(float)));
-      workspace_size_ = n;
-    }
-    return workspace_;
-  }
+  float* workspace(std::size_t n) { return grown(workspace_, workspace_size_, n); }
   // A device array of at least n doubles (reductions' results), grown as needed and kept for the run.
-  double* device_sums(std::size_t n) {
-    if (n > sums_size_) {
-      if (sums_) exec_.release(sums_);
-      sums_ = nullptr;
-      sums_size_ = 0;
-      sums_ = static_cast<double*>(exec_.allocate(n * sizeof(double)));
-      sums_size_ = n;
-    }
-    return sums_;
-  }
+  double* device_sums(std::size_t n) { return grown(sums_, sums_size_, n); }
   // A device array of at least n floats (per-batch-element LCA factors beyond what travels in the kernel's
   // functor), grown as needed and kept for the run.
-  float* device_factors(std::size_t n) {
-    if (n > factors_size_) {
-      if (factors_) exec_.release(factors_);
-      factors_ = nullptr;
-      factors_size_ = 0;
-      factors_ = static_cast<float*>(exec_.allocate(n * sizeof(float)));
-      factors_size_ = n;
+  float* device_factors(std::size_t n) { return grown(factors_, factors_size_, n); }
+  // `array` (of `size` elements, in the executor's memory) made at least n long: reallocated, contents
+  // not kept, when too short; consistent (empty) if the allocation throws.
+  template <class T>
+  T* grown(T*& array, std::size_t& size, std::size_t n) {
+    if (n > size) {
+      if (array) exec_.release(array);
+      array = nullptr;
+      size = 0;
+      array = static_cast<T*>(exec_.allocate(n * sizeof(T)));
+      size = n;
     }
-    return factors_;
+    return array;
   }
   const float* im2col(const kernels::ConvDims& d, const Tensor& fine) {
     const index n = index(positions(d)) * d.ksize();
