@@ -87,7 +87,6 @@ inline void add_actives(float* out, int len, const Active* q, int n, const float
 #else
 constexpr int kScatterGroup = 64;
 inline void add_actives(float* out, int len, const Active* q, int n, const float* w, std::size_t ksize) {
-  using v8 = float __attribute__((vector_size(32), aligned(4)));
   int j = 0;
   for (; j + 8 <= len; j += 8) {
     v8 t{};
