@@ -42,28 +42,31 @@ namespace {
 // costs more than the pass (the paper network's upper layers and joint layer are a few thousand values).
 constexpr std::ptrdiff_t kParallelMin = 1 << 15;
 
+// One LCA element: u <- update(u, exc - inh + self a), a <- T(u), with `factor` the decay (exponential
+// Euler) or the rate (forward Euler). The loops below pass exc/inh as constants where both channels
+// are used, so the test folds away.
+template <math::Threshold K, bool Euler>
+inline void lca_element(std::ptrdiff_t i, const float* ge, const float* gi, float* u, float* a, float self,
+                        float factor, const math::ThresholdParams& th, bool exc, bool inh) {
+  const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
+  u[i] = Euler ? math::membrane_euler(u[i], drive, factor) : math::membrane_exponential(u[i], drive, factor);
+  a[i] = math::threshold_of<K>(u[i], th);
+}
+
 // The LCA update with the threshold kind and integrator fixed at compile time, so that it is
 // branch-free and vectorises (a runtime switch per element cost more than the membrane update).
 template <math::Threshold K, bool Euler>
 void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
-  const float self = st.self, decay = st.decay, rate = st.rate;
+  const float self = st.self, factor = Euler ? st.rate : st.decay;
   const math::ThresholdParams th = st.threshold;
   if (ge && gi) {
 #pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
-    for (std::ptrdiff_t i = 0; i < n; ++i) {
-      const float drive = ge[i] - gi[i] + self * a[i];
-      u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
-      a[i] = math::threshold_of<K>(u[i], th);
-    }
+    for (std::ptrdiff_t i = 0; i < n; ++i) lca_element<K, Euler>(i, ge, gi, u, a, self, factor, th, true, true);
   } else {
     // One channel (or none): the unused one contributes nothing.
     const bool exc = ge != nullptr, inh = gi != nullptr;
 #pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
-    for (std::ptrdiff_t i = 0; i < n; ++i) {
-      const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
-      u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
-      a[i] = math::threshold_of<K>(u[i], th);
-    }
+    for (std::ptrdiff_t i = 0; i < n; ++i) lca_element<K, Euler>(i, ge, gi, u, a, self, factor, th, exc, inh);
   }
 }
 
@@ -73,9 +76,9 @@ void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, floa
   else lca_loop<K, false>(n, ge, gi, u, a, st);
 }
 
-// A dt per batch element (st.factors): the constant-dt loop's body over each element's part of the
-// buffers with that element's decay or rate (the same arithmetic), in one parallel region whose
-// threads go on to the next element without waiting (elements share no values).
+// A dt per batch element (st.factors): the constant-dt loop's element over each element's part of the
+// buffers with that element's decay or rate, in one parallel region whose threads go on to the next
+// element without waiting (elements share no values).
 template <math::Threshold K, bool Euler>
 void lca_loop_per_element(std::ptrdiff_t m, std::ptrdiff_t batch, const float* ge, const float* gi, float* u,
                           float* a, const LcaStep& st) {
@@ -85,22 +88,14 @@ void lca_loop_per_element(std::ptrdiff_t m, std::ptrdiff_t batch, const float* g
   const bool exc = ge != nullptr, inh = gi != nullptr;
 #pragma omp parallel if (m * batch >= kParallelMin)
   for (std::ptrdiff_t b = 0; b < batch; ++b) {
-    const float decay = factors[b], rate = factors[b];
+    const float factor = factors[b];
     const std::ptrdiff_t o = b * m;
     if (exc && inh) {
 #pragma omp for simd schedule(static) nowait
-      for (std::ptrdiff_t i = o; i < o + m; ++i) {
-        const float drive = ge[i] - gi[i] + self * a[i];
-        u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
-        a[i] = math::threshold_of<K>(u[i], th);
-      }
+      for (std::ptrdiff_t i = o; i < o + m; ++i) lca_element<K, Euler>(i, ge, gi, u, a, self, factor, th, true, true);
     } else {
 #pragma omp for simd schedule(static) nowait
-      for (std::ptrdiff_t i = o; i < o + m; ++i) {
-        const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
-        u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
-        a[i] = math::threshold_of<K>(u[i], th);
-      }
+      for (std::ptrdiff_t i = o; i < o + m; ++i) lca_element<K, Euler>(i, ge, gi, u, a, self, factor, th, exc, inh);
     }
   }
 }
