@@ -168,10 +168,15 @@ def time_to_energy(laminar: str, params_path: str, sets=(), steps: int = 400, ad
                     q["probes"][driver] = {"type": "Energy", "layers": list(controller_layers)}
                 q["probes"][PROBE] = {"type": "AdaptiveTimestep", "energy": driver, **(adaptive or {})}
             path = os.path.join(work, f"{tag}.yaml")
+            run_dir = os.path.join(work, f"out-{tag}")
+            # In a folder of the caller's, nothing already there is replaced: an earlier params file or run
+            # of the same name is an error (laminar itself refuses a folder holding another run).
+            if not own and os.path.exists(path):
+                raise RuntimeError(f"{path} exists: choose an empty --workdir (nothing there is replaced)")
             with open(path, "w") as f:
                 yaml.safe_dump(q, f, sort_keys=False)
-            run_dir = os.path.join(work, f"out-{tag}")
-            cmd = [laminar, "run", path, "--output", run_dir, "--overwrite", *sum((["--set", s] for s in sets), [])]
+            cmd = [laminar, "run", path, "--output", run_dir, *(["--overwrite"] if own else []),
+                   *sum((["--set", s] for s in sets), [])]
             cmd += ["-q"] if quiet else []
             proc = subprocess.run(cmd, capture_output=quiet, text=True, env=env)
             if proc.returncode != 0:
@@ -221,7 +226,7 @@ def main(argv=None) -> int:
                     help="drive the timestep from the energy of these layers only (default: the total energy)")
     ap.add_argument("--faces", type=int, default=0, help="generate N faces for layers.Image (the paper network)")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--workdir", default=None, help="keep the runs here (default: a temporary folder)")
+    ap.add_argument("--workdir", default=None, help="keep the runs here, in a folder without earlier ones (default: a temporary folder)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     adaptive = {}
