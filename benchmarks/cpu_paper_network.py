@@ -47,17 +47,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gpu_paper_network import PAPER, make_faces  # noqa: E402
-
-
-def geometry(check_out: str) -> tuple[dict, list]:
-    """Layer sizes (ny, nx, nf) and Convolutions (name, pre, post, kernels, py, px, f) from `laminar check`."""
-    sizes = {m[0]: (int(m[2]), int(m[1]), int(m[3]))
-             for m in re.findall(r"^\s+(\S+) \(\w+\): (\d+)x(\d+)x(\d+)", check_out, re.M)}
-    convs = [(m[0], m[1], m[2], *map(int, m[3:]))
-             for m in re.findall(r"^\s+(\S+) \(Convolution\): (\S+) -> (\S+), weights (\d+)x(\d+)x(\d+)x(\d+)",
-                                 check_out, re.M)]
-    return sizes, convs
+from gpu_paper_network import PAPER, check_geometry, make_faces  # noqa: E402
 
 
 def sgemm_gflops(m: int, k: int, n: int, seconds: float = 0.3) -> float:
@@ -138,7 +128,7 @@ def main():
         chk = subprocess.run([args.laminar, "check", params], capture_output=True, text=True)
         if chk.returncode != 0:
             sys.exit(f"laminar check failed:\n{chk.stderr}")
-        sizes, convs = geometry(chk.stdout)
+        sizes, convs = check_geometry(chk.stdout)
 
         # Every Convolution's geometry: coarse = the layer with the kernels (fewer positions).
         conv = {}

@@ -60,15 +60,24 @@ def make_faces(folder: str, count: int, size: int = 64, seed: int = 1):
             f.write(f"face{i}.png,{NAMES[i % len(NAMES)]},{0 if i % 10 == 9 else 1}\n")
 
 
+def check_geometry(check_out: str) -> tuple[dict, list]:
+    """From `laminar check`'s output: each layer's size (ny, nx, nf), and each Convolution as
+    (name, pre, post, kernels, patch_y, patch_x, features)."""
+    sizes = {m[0]: tuple(map(int, m[1:])) for m in re.findall(r"^\s+(\S+) \(\w+\): (\d+)x(\d+)x(\d+)", check_out, re.M)}
+    convs = [(m[0], m[1], m[2], *map(int, m[3:]))
+             for m in re.findall(r"^\s+(\S+) \(Convolution\): (\S+) -> (\S+), weights (\d+)x(\d+)x(\d+)x(\d+)",
+                                 check_out, re.M)]
+    return sizes, convs
+
+
 def dense_flops_per_step(check_out: str) -> tuple[float, list]:
     """2 FLOPs x (Phi a + Phi^T e) multiply-adds of every Convolution, per batch element and step."""
-    sizes = {m[0]: tuple(map(int, m[1:])) for m in re.findall(r"^\s+(\S+) \(\w+\): (\d+)x(\d+)x(\d+)", check_out, re.M)}
+    sizes, convs = check_geometry(check_out)
     total, rows = 0.0, []
-    for name, pre, post, k, py, px, f in re.findall(
-            r"^\s+(\S+) \(Convolution\): (\S+) -> (\S+), weights (\d+)x(\d+)x(\d+)x(\d+)", check_out, re.M):
+    for name, pre, post, k, py, px, f in convs:
         a, b = sizes[pre], sizes[post]
         coarse = a if a[0] * a[1] <= b[0] * b[1] else b
-        macs = coarse[0] * coarse[1] * int(k) * int(py) * int(px) * int(f)
+        macs = coarse[0] * coarse[1] * k * py * px * f
         rows.append((name, macs))
         total += 2 * 2 * macs
     return total, rows
