@@ -14,7 +14,10 @@
 `laminar.reference` is a plain numpy LCA network written from the equations (used by the tests);
 `laminar.analysis` analyses codes of paired (multimodal) inputs: activity-triggered averages, class
 means, single-cell information and cell types, multimodal units, best single unit, separability,
-cross-modal transfer; `python -m laminar.plot OUTPUT_DIR` draws energy.png and the dictionaries.
+cross-modal transfer, and of convolutional codes of images (reconstruction, PSNR, sparseness, pruning,
+kernel orientation/bandwidth fits, their density, Mann-Whitney tests); `laminar.images` loads
+grayscale natural photographs (Debian-shipped sets or a folder) as central crops and writes them to
+HDF5 for ImageInput; `python -m laminar.plot OUTPUT_DIR` draws energy.png and the dictionaries.
 """
 from .api import LaminarError, check, find_executable, run
 from .run import Probe, Run

@@ -414,3 +414,272 @@ def cross_modal_transfer(codes_image_only, codes_text_only, labels, labels_text=
     out["image_within"] = float(cross_val_score(_linear_classifier(C, max_iter), ci, yi, cv=cv).mean())
     out["text_within"] = float(cross_val_score(_linear_classifier(C, max_iter), ct, yt, cv=cv).mean())
     return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Convolutional sparse codes of images: reconstruction, PSNR, sparseness, pruning, kernel orientation
+# and bandwidth (Ladret, Casanova & Perrinet, "Kernel Heterogeneity Improves Sparseness of Natural
+# Images Representations", 2023). Here codes are arrays (N, H, W, K): N images, an H x W code map at
+# stride 1 per kernel, K kernels (a Laminar LCA layer's activity, Run.activity(...)[sample]); a
+# dictionary is (K, p_y, p_x[, nf]) as Laminar stores a Convolution's weights (Run.weights(...)).
+
+
+def _batch(a, name: str, min_ndim: int = 2) -> np.ndarray:
+    x = np.asarray(a, dtype=np.float64)
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {x.shape}")
+    return x
+
+
+def psnr(source, reconstruction, peak=None):
+    """Peak signal-to-noise ratio in dB, the paper's eq. 6, per image:
+
+        PSNR = 20 log10(max(I1)) - 10 log10(mean((I1 - I2)^2))
+
+    with I1 = `source` and I2 = `reconstruction`. A 2-D pair (H, W) gives a float; a batch (N, H, W)
+    (or (N, H, W, nf)) gives an array (N,): the max and the mean are over each image's pixels.
+    max(I1) is the maximum of the source exactly as passed: pass the image as it was coded. For
+    zero-mean images (ImageInput `normalize: zero_mean`) that is the max of the zero-mean image
+    (about 0.5 for a [0, 1] photograph, about 6 dB below the [0, 1] convention's peak of 1); pass
+    `peak=1.0` (a number or an array (N,)) to use a fixed peak instead. A perfect reconstruction
+    gives +inf; a source whose max is <= 0 gives nan (log of a non-positive peak)."""
+    s, r = _batch(source, "source"), _batch(reconstruction, "reconstruction")
+    if s.shape != r.shape:
+        raise ValueError(f"source has shape {s.shape} but reconstruction has {r.shape}")
+    single = s.ndim == 2
+    if single:
+        s, r = s[None], r[None]
+    axes = tuple(range(1, s.ndim))
+    top = s.max(axis=axes) if peak is None else np.broadcast_to(np.asarray(peak, dtype=np.float64), (s.shape[0],))
+    mse = ((s - r) ** 2).mean(axis=axes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 20.0 * np.log10(top) - 10.0 * np.log10(mse)
+    return float(out[0]) if single else out
+
+
+def sparseness(codes):
+    """Fraction of coefficients exactly 0 in each code: codes (N, ...) -> array (N,) (axis 0 is
+    always the batch; pass codes[None] for one code)."""
+    a = _batch(codes, "codes")
+    return (a.reshape(a.shape[0], -1) == 0).mean(axis=1)
+
+
+def conv_offset(patch: int, stride: int = 1) -> int:
+    """Laminar's Convolution offset on one axis, -floor((patch - stride)/2): kernel k of the code at
+    position c covers the finer layer's positions c*stride + offset .. c*stride + offset + patch - 1
+    (for patch 12, stride 1: c-5 .. c+6)."""
+    return -((patch - stride) // 2)
+
+
+def _dictionary(dictionary, k: int) -> np.ndarray:
+    w = np.asarray(dictionary, dtype=np.float64)
+    if w.ndim == 3:
+        w = w[..., None]
+    if w.ndim != 4:
+        raise ValueError(f"dictionary must be (K, p_y, p_x) or (K, p_y, p_x, nf), got shape {w.shape}")
+    if w.shape[0] != k:
+        raise ValueError(f"codes have {k} kernels but the dictionary has {w.shape[0]}")
+    return w
+
+
+def reconstruct(codes, dictionary):
+    """The image a code stands for, sum_k d_k * a_k, as Laminar's Convolution computes it from a code
+    layer to a same-size layer (stride 1): every coefficient a[n, y, x, k] adds
+    a * dictionary[k, py, px, f] at pixel (y + oy + py, x + ox + px) with oy = conv_offset(p_y),
+    ox = conv_offset(p_x) (for 12 x 12 kernels: rows y-5 .. y+6), and what falls outside the image
+    is dropped (zero outside the layer). codes (N, H, W, K) -> (N, H, W); a dictionary with nf > 1
+    features gives (N, H, W, nf); codes (H, W, K) give one image. Computed with FFTs (scipy.fft)
+    in float64."""
+    from scipy import fft as sfft
+
+    a = np.asarray(codes, dtype=np.float64)
+    single = a.ndim == 3
+    if single:
+        a = a[None]
+    if a.ndim != 4:
+        raise ValueError(f"codes must be (N, H, W, K) or (H, W, K), got shape {np.shape(codes)}")
+    n, h, w_, k = a.shape
+    d = _dictionary(dictionary, k)
+    py, px, nf = d.shape[1:]
+    oy, ox = conv_offset(py), conv_offset(px)
+    shape = (sfft.next_fast_len(h + py - 1, True), sfft.next_fast_len(w_ + px - 1, True))
+    dh = sfft.rfft2(d, s=shape, axes=(1, 2))                            # (K, fy, fx, nf)
+    out = np.empty((n, h, w_, nf))
+    for i in range(n):
+        ah = sfft.rfft2(a[i], s=shape, axes=(0, 1))                     # (fy, fx, K)
+        full = sfft.irfft2(np.einsum("yxk,kyxf->yxf", ah, dh), s=shape, axes=(0, 1))
+        out[i] = full[-oy:-oy + h, -ox:-ox + w_]                        # full convolution, shifted by the offset
+    if nf == 1:
+        out = out[..., 0]
+    return out[0] if single else out
+
+
+def prune(codes, cutoff: float) -> np.ndarray:
+    """A copy of the codes with every coefficient |a| < cutoff set to 0 (|a| == cutoff is kept)."""
+    a = np.asarray(codes, dtype=np.float64)
+    return np.where(np.abs(a) < cutoff, 0.0, a)
+
+
+def pruning_curve(codes, dictionary, sources, cutoffs=None) -> dict:
+    """Sparseness and PSNR of pruned codes (the paper's figure 6a): for each cutoff c, prune(codes, c),
+    reconstruct, and compare with the sources (N, H, W) as coded (see psnr).
+
+    `cutoffs` default: np.geomspace(0.001, 0.5, 6) (0.001, 0.0035, 0.012, 0.042, 0.15, 0.5). The paper
+    iterates "from 0.001 to 0.5 in 6 steps"; log spacing is chosen because that range spans 2.7
+    decades (linear steps would jump from 0.001 to 0.1 and leave the small cutoffs unsampled).
+    Returns {"cutoffs": (C,), "sparseness": (C, N), "psnr": (C, N)}."""
+    c = np.geomspace(0.001, 0.5, 6) if cutoffs is None else np.asarray(cutoffs, dtype=np.float64).ravel()
+    a = np.asarray(codes, dtype=np.float64)
+    s = np.asarray(sources, dtype=np.float64)
+    if a.ndim != 4 or s.shape[:1] + s.shape[1:3] != a.shape[:3]:
+        raise ValueError(f"codes (N, H, W, K) {a.shape} and sources (N, H, W) {s.shape} do not match")
+    sp = np.empty((len(c), a.shape[0]))
+    ps = np.empty((len(c), a.shape[0]))
+    for j, cut in enumerate(c):
+        pruned = prune(a, cut)
+        sp[j] = sparseness(pruned)
+        ps[j] = psnr(s, reconstruct(pruned, dictionary))
+    return {"cutoffs": c, "sparseness": sp, "psnr": ps}
+
+
+def kernel_sparseness(codes) -> np.ndarray:
+    """Fraction of zero coefficients of each kernel over all images and positions: codes (N, H, W, K)
+    (or (..., K)) -> array (K,)."""
+    a = _batch(codes, "codes")
+    return (a.reshape(-1, a.shape[-1]) == 0).mean(axis=0)
+
+
+def sparseness_by_group(codes, groups) -> dict:
+    """Per-kernel sparseness grouped by a per-kernel value (the paper's figure 3b: by B_theta).
+
+    `groups` is an array (K,) (e.g. each kernel's B_theta in degrees). Returns {"per_kernel": (K,),
+    "groups": sorted distinct values (G,), "n_kernels", "mean", "std" (population, ddof 0), "median",
+    "min", "max": (G,)}, lists of plain floats/ints (json.dump can write it)."""
+    per = kernel_sparseness(codes)
+    g = np.asarray(groups).ravel()
+    if g.shape[0] != per.shape[0]:
+        raise ValueError(f"codes have {per.shape[0]} kernels but groups has {g.shape[0]} values")
+    values = np.unique(g)
+    out = {"per_kernel": per.tolist(), "groups": values.tolist(), "n_kernels": [], "mean": [], "std": [],
+           "median": [], "min": [], "max": []}
+    for v in values:
+        x = per[g == v]
+        out["n_kernels"].append(int(x.size))
+        for key, f in (("mean", np.mean), ("std", np.std), ("median", np.median), ("min", np.min), ("max", np.max)):
+            out[key].append(float(f(x)))
+    return out
+
+
+def _kappa_from_r(r: np.ndarray) -> np.ndarray:
+    """Inverse of A1(kappa) = I1(kappa)/I0(kappa) (von Mises mean resultant length), by bisection."""
+    from scipy.special import i0e, i1e
+
+    r = np.clip(np.asarray(r, dtype=np.float64), 1e-12, 1 - 1e-12)
+    lo, hi = np.zeros_like(r), np.full_like(r, 1e7)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        big = i1e(mid) / i0e(mid) > r
+        hi = np.where(big, mid, hi)
+        lo = np.where(big, lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def orientation_bandwidth(kernels, pad: Optional[int] = None, max_frequency: float = 0.5) -> dict:
+    """Orientation theta0 and angular bandwidth B_theta of each kernel (the paper's figure 3a), from
+    its amplitude spectrum, by the circular moments of the eq. 3 angular envelope.
+
+    `kernels`: (K, p_y, p_x[, nf]) (a Laminar dictionary; features are summed in power) or one
+    (p_y, p_x). Each kernel's DFT on its own p_y x p_x grid (or, with `pad`, zero-padded to pad x pad)
+    gives the amplitude |W(f)| at fx = fftfreq(columns), fy = fftfreq(rows); theta = atan2(-fy, fx)
+    (y up), taken mod 180 degrees: the direction of the frequency vector, as in eq. 3 and Laminar's
+    log-Gabor init (the kernel's stripes run perpendicular to it). Only 0 < |f| <= max_frequency is
+    used: the disk inside the square DFT grid, so that every radius is a full circle and the polar
+    measure separates (DC has no angle). With weights |W| the angular marginal of eq. 3,
+    exp(cos(2(theta - theta0)) / (4 sigma^2)), is a von Mises law in 2 theta with concentration
+    kappa = 1/(4 sigma^2), so
+
+        m = sum |W| exp(2i theta) / sum |W|,   theta0 = arg(m)/2,   A1(kappa) = |m|,
+        sigma = 1/(2 sqrt(kappa)),   B_theta = sigma sqrt(2 ln 2)
+
+    (A1 = I1/I0, inverted numerically). Returns {"theta0": (K,) degrees in [0, 180), "b_theta": (K,)
+    degrees, "resultant": (K,) |m|}; a flat (isotropic) spectrum gives |m| near 0 and a huge
+    B_theta. The default, the kernel's own grid, is exact for kernels made by sampling eq. 3 on that
+    grid (as the paper's log-Gabor kernels are); zero-padding interpolates the spectrum with the
+    window's sinc, which for 12 x 12 kernels with f0 = 0.4 (near Nyquist) spreads the angles and
+    inflates B_theta several-fold, so use `pad` only for kernels much larger than their wavelength.
+    Measured (python/tests/test_analysis.py OrientationFit, 6 orientations x 2 phases each): eq. 3
+    sampled on a 64 x 64 grid: theta0 within 0.2 deg, B_theta within 1.5% for 3..30 deg; on a 12 x 12
+    grid: theta0 within 2 deg for B_theta >= 6 (3 deg at 3), B_theta within 6% for 12..30 deg, 14%
+    at 9, 44% at 6, and meaningless at 3 deg (a 12-pixel kernel near Nyquist has about one DFT
+    sample per 12 deg on the f0 ring)."""
+    w = np.asarray(kernels, dtype=np.float64)
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim == 3:
+        w = w[..., None]
+    if w.ndim != 4:
+        raise ValueError(f"kernels must be (K, p_y, p_x[, nf]) or (p_y, p_x), got shape {np.shape(kernels)}")
+    if pad is not None and pad < max(w.shape[1:3]):
+        raise ValueError(f"pad {pad} is smaller than the kernel {w.shape[1]}x{w.shape[2]}")
+    grid = w.shape[1:3] if pad is None else (pad, pad)
+    amp = np.sqrt((np.abs(np.fft.fft2(w, s=grid, axes=(1, 2))) ** 2).sum(axis=-1))  # (K, ny, nx)
+    fy, fx = np.meshgrid(np.fft.fftfreq(grid[0]), np.fft.fftfreq(grid[1]), indexing="ij")
+    radius = np.hypot(fx, fy)
+    use = (radius > 0) & (radius <= max_frequency)
+    theta = np.arctan2(-fy, fx)
+    e2 = np.exp(2j * theta[use])
+    a = amp[:, use]
+    m = (a * e2).sum(axis=1) / np.maximum(a.sum(axis=1), 1e-300)
+    theta0 = np.mod(np.degrees(np.angle(m)) / 2.0, 180.0)
+    r = np.abs(m)
+    kappa = _kappa_from_r(r)
+    b = np.degrees(np.sqrt(2 * np.log(2)) / (2 * np.sqrt(kappa)))
+    return {"theta0": theta0, "b_theta": b, "resultant": r}
+
+
+def kde_2d(theta0, b_theta, theta_grid=None, b_grid=None, bw_method=None):
+    """Gaussian kernel density of (theta0, B_theta) pairs (the paper's figure 3a), with theta0
+    circular (period 180 degrees).
+
+    The angles are first unwrapped around their circular mean mu (period 180: mu = arg(mean
+    exp(2i theta))/2), i.e. each theta0 is moved by a multiple of 180 into [mu - 90, mu + 90), so a
+    cluster straddling 0/180 is one cluster and not two far apart (which would inflate the
+    bandwidth); scipy.stats.gaussian_kde is fitted on those pairs (bandwidth by `bw_method`, default
+    Scott's rule), and the density at (t, b) is the sum of that KDE at (t + 180 m, b), m = -2..2: the
+    Gaussian kernels wrapped around the circle, so the density is periodic (0 and 180 are the same
+    angle) and integrates to 1 over [0, 180) x R (up to kernel mass beyond two turns, negligible for
+    bandwidths below 180). Grids default to 181 points over [0, 180] and 100 points over
+    [0, 1.2 max(B_theta)]. Returns (theta_grid, b_grid, density) with density shape
+    (len(b_grid), len(theta_grid)) (rows: B_theta), ready for plt.pcolormesh(theta_grid, b_grid,
+    density) or contour."""
+    from scipy.stats import gaussian_kde
+
+    t = np.mod(np.asarray(theta0, dtype=np.float64).ravel(), 180.0)
+    b = np.asarray(b_theta, dtype=np.float64).ravel()
+    if t.shape != b.shape or t.size < 3:
+        raise ValueError(f"theta0 and b_theta must be the same length >= 3, got {t.size} and {b.size}")
+    mu = np.degrees(np.angle(np.exp(2j * np.radians(t)).mean())) / 2.0
+    t = mu + np.mod(t - mu + 90.0, 180.0) - 90.0
+    kde = gaussian_kde(np.vstack([t, b]), bw_method=bw_method)
+    tg = np.linspace(0.0, 180.0, 181) if theta_grid is None else np.asarray(theta_grid, dtype=np.float64)
+    bg = np.linspace(0.0, 1.2 * b.max(), 100) if b_grid is None else np.asarray(b_grid, dtype=np.float64)
+    T, B = np.meshgrid(tg, bg)
+    pts = np.vstack([T.ravel(), B.ravel()])
+    dens = sum(kde(pts + np.array([[180.0 * m], [0.0]])) for m in range(-2, 3))
+    return tg, bg, dens.reshape(T.shape)
+
+
+def mann_whitney(a, b) -> dict:
+    """Two-sided Mann-Whitney U test of two samples (scipy.stats.mannwhitneyu, its default method:
+    exact for small samples without ties, else the normal approximation). Returns a dict of plain
+    numbers: {"U": U statistic of `a` (number of pairs with a > b, ties counting 1/2), "p",
+    "median_a", "median_b", "n_a", "n_b", "alternative": "two-sided"}."""
+    from scipy.stats import mannwhitneyu
+
+    x = np.asarray(a, dtype=np.float64).ravel()
+    y = np.asarray(b, dtype=np.float64).ravel()
+    if x.size == 0 or y.size == 0:
+        raise ValueError(f"both samples must be non-empty, got {x.size} and {y.size} values")
+    res = mannwhitneyu(x, y, alternative="two-sided")
+    return {"U": float(res.statistic), "p": float(res.pvalue), "median_a": float(np.median(x)),
+            "median_b": float(np.median(y)), "n_a": int(x.size), "n_b": int(y.size), "alternative": "two-sided"}

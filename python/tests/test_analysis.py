@@ -375,3 +375,222 @@ class CrossModalTransfer(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ----------------------------------------------------------------- convolutional codes of images
+
+def brute_reconstruct(codes, dictionary):
+    """sum_k d_k * a_k by loops, from Laminar's rule: a[n, y, x, k] adds d[k, py, px] at pixel
+    (y - floor((p_y - 1)/2) + py, x - floor((p_x - 1)/2) + px), dropped outside the image."""
+    n, h, w, k = codes.shape
+    _, py_, px_ = dictionary.shape[:3]
+    oy, ox = -((py_ - 1) // 2), -((px_ - 1) // 2)
+    out = np.zeros((n, h, w))
+    for i in range(n):
+        for y in range(h):
+            for x in range(w):
+                for j in range(k):
+                    a = codes[i, y, x, j]
+                    if a == 0:
+                        continue
+                    for py in range(py_):
+                        for px in range(px_):
+                            yy, xx = y + oy + py, x + ox + px
+                            if 0 <= yy < h and 0 <= xx < w:
+                                out[i, yy, xx] += a * dictionary[j, py, px]
+    return out
+
+
+def eq3_kernel(n, theta0_deg, b_theta_deg, phase=0.0, f0=0.4, sigma_f=0.4):
+    """A log-Gabor kernel n x n: eq. 3 evaluated on the n x n DFT grid (theta = atan2(-fy, fx)),
+    times exp(i phase sign(cos(theta - theta0))) (phase 0: even, pi/2: odd), inverse DFT."""
+    f = np.fft.fftfreq(n)
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    r, th = np.hypot(fx, fy), np.arctan2(-fy, fx)
+    with np.errstate(divide="ignore"):
+        radial = np.exp(-0.5 * np.log(r / f0) ** 2 / np.log(1 + sigma_f / f0) ** 2)
+    radial[0, 0] = 0.0
+    s = math.radians(b_theta_deg) / math.sqrt(2 * math.log(2))
+    angular = np.exp((np.cos(2 * (th - math.radians(theta0_deg))) - 1) / (4 * s * s))  # eq. 3 / its peak
+    g = radial * angular * np.exp(1j * phase * np.sign(np.cos(th - math.radians(theta0_deg))))
+    return np.real(np.fft.ifft2(g))
+
+
+class Psnr(unittest.TestCase):
+    def test_hand_computed(self):
+        src = np.array([[0.0, 0.5], [1.0, 0.25]])
+        rec = src + np.array([[0.1, -0.1], [0.0, 0.0]])
+        # max 1, mse (0.01 + 0.01)/4 = 0.005: 0 - 10 log10(0.005) = 23.0103 dB
+        self.assertAlmostEqual(an.psnr(src, rec), -10 * math.log10(0.005), places=10)
+        half = src * 0.5                   # max 0.5; the same error
+        self.assertAlmostEqual(an.psnr(half, half + (rec - src)), 20 * math.log10(0.5) - 10 * math.log10(0.005), places=10)
+        self.assertAlmostEqual(an.psnr(half, half + (rec - src), peak=1.0), -10 * math.log10(0.005), places=10)
+
+    def test_batch_and_perfect(self):
+        rng = np.random.default_rng(0)
+        s = rng.random((3, 5, 4))
+        r = s + 0.01 * rng.normal(size=s.shape)
+        p = an.psnr(s, r)
+        self.assertEqual(p.shape, (3,))
+        for i in range(3):
+            self.assertAlmostEqual(p[i], an.psnr(s[i], r[i]), places=12)
+        self.assertEqual(an.psnr(s[0], s[0]), math.inf)
+        with self.assertRaises(ValueError):
+            an.psnr(s, r[:2])
+
+
+class SparsenessAndPruning(unittest.TestCase):
+    def test_sparseness(self):
+        c = np.zeros((2, 2, 2, 2))
+        c[0, 0, 0, 0] = 1.0
+        c[1] = 1e-9
+        c[1, 1, 1, 1] = 0.0
+        np.testing.assert_allclose(an.sparseness(c), [7 / 8, 1 / 8])
+
+    def test_prune(self):
+        a = np.array([[-0.3, 0.05, 0.1, 0.0, 0.2]])
+        np.testing.assert_array_equal(an.prune(a, 0.1), [[-0.3, 0.0, 0.1, 0.0, 0.2]])   # |a| == cutoff kept
+
+    def test_pruning_curve_exact_tiny(self):
+        d = np.zeros((1, 1, 1))
+        d[0, 0, 0] = 1.0                   # a 1x1 identity kernel: reconstruction = the code itself
+        codes = np.array([0.0, 0.002, 0.01, 0.1, 0.4, 0.9]).reshape(1, 1, 6, 1)
+        src = codes[..., 0].copy()
+        out = an.pruning_curve(codes, d, src, cutoffs=[0.001, 0.05, 0.5])
+        np.testing.assert_allclose(out["cutoffs"], [0.001, 0.05, 0.5])
+        np.testing.assert_allclose(out["sparseness"][:, 0], [1 / 6, 3 / 6, 5 / 6])
+        self.assertGreater(out["psnr"][0, 0], 250.0)          # nothing pruned: exact up to FFT rounding
+        mse = (0.002 ** 2 + 0.01 ** 2) / 6
+        self.assertAlmostEqual(out["psnr"][1, 0], 20 * math.log10(0.9) - 10 * math.log10(mse), places=9)
+        mse = (0.002 ** 2 + 0.01 ** 2 + 0.1 ** 2 + 0.4 ** 2) / 6
+        self.assertAlmostEqual(out["psnr"][2, 0], 20 * math.log10(0.9) - 10 * math.log10(mse), places=9)
+        np.testing.assert_allclose(an.pruning_curve(codes, d, src)["cutoffs"], np.geomspace(0.001, 0.5, 6))
+
+    def test_pruning_monotone(self):
+        rng = np.random.default_rng(3)
+        d = rng.normal(size=(4, 5, 5))
+        codes = rng.laplace(scale=0.05, size=(2, 12, 12, 4)) * (rng.random((2, 12, 12, 4)) < 0.3)
+        src = an.reconstruct(codes, d)
+        out = an.pruning_curve(codes, d, src)
+        self.assertTrue((np.diff(out["sparseness"], axis=0) >= 0).all())
+        self.assertTrue((np.diff(out["psnr"][1:], axis=0) <= 1e-9).all())   # [0] may be +inf
+
+    def test_per_kernel_grouped(self):
+        c = np.zeros((1, 2, 2, 4))
+        c[..., 0] = 1.0                               # kernel 0: never zero
+        c[0, 0, 0, 1] = 1.0                           # kernel 1: 3/4 zero
+        c[0, :, 0, 2] = 1.0                           # kernel 2: 1/2 zero;  kernel 3: all zero
+        np.testing.assert_allclose(an.kernel_sparseness(c), [0, 0.75, 0.5, 1.0])
+        g = an.sparseness_by_group(c, [12.0, 3.0, 12.0, 3.0])
+        self.assertEqual(g["groups"], [3.0, 12.0])
+        self.assertEqual(g["n_kernels"], [2, 2])
+        np.testing.assert_allclose(g["mean"], [0.875, 0.25])
+        np.testing.assert_allclose(g["std"], [0.125, 0.25])
+        import json
+        json.dumps(g)
+        with self.assertRaises(ValueError):
+            an.sparseness_by_group(c, [1.0, 2.0])
+
+
+class Reconstruct(unittest.TestCase):
+    def test_against_brute_force(self):
+        rng = np.random.default_rng(7)
+        for p_y, p_x in ((12, 12), (5, 5), (4, 7), (1, 1)):
+            d = rng.normal(size=(3, p_y, p_x))
+            codes = rng.normal(size=(2, 9, 11, 3)) * (rng.random((2, 9, 11, 3)) < 0.4)
+            np.testing.assert_allclose(an.reconstruct(codes, d), brute_reconstruct(codes, d), atol=1e-10)
+        np.testing.assert_allclose(an.reconstruct(codes[0], d[..., None]), brute_reconstruct(codes, d)[0], atol=1e-10)
+
+    def test_offset_of_a_12x12_kernel(self):
+        d = np.zeros((1, 12, 12))
+        d[0, 0, 0] = 1.0                                # the kernel's first row/column ...
+        d[0, 11, 11] = 2.0                              # ... and its last
+        codes = np.zeros((1, 20, 20, 1))
+        codes[0, 10, 10, 0] = 1.0
+        r = an.reconstruct(codes, d)
+        self.assertEqual(an.conv_offset(12), -5)
+        self.assertEqual(r[0, 5, 5], 1.0)               # y - 5
+        self.assertEqual(r[0, 16, 16], 2.0)             # y + 6
+        self.assertEqual(np.count_nonzero(np.round(r, 12)), 2)
+
+    def test_features(self):
+        rng = np.random.default_rng(2)
+        d = rng.normal(size=(2, 3, 3, 2))
+        codes = rng.normal(size=(1, 6, 6, 2))
+        r = an.reconstruct(codes, d)
+        self.assertEqual(r.shape, (1, 6, 6, 2))
+        for f in range(2):
+            np.testing.assert_allclose(r[..., f], brute_reconstruct(codes, d[..., f]), atol=1e-10)
+
+
+class OrientationFit(unittest.TestCase):
+    THETAS = (0.0, 17.0, 45.0, 90.0, 133.0, 171.5)
+
+    def fit(self, n, b_theta):
+        k = np.stack([eq3_kernel(n, t, b_theta, ph) for t in self.THETAS for ph in (0.0, math.pi / 2)])
+        out = an.orientation_bandwidth(k)
+        err = np.abs((out["theta0"] - np.repeat(self.THETAS, 2) + 90) % 180 - 90)
+        return err.max(), np.abs(out["b_theta"] / b_theta - 1).max()
+
+    def test_on_a_64_grid(self):
+        for b in (3, 6, 9, 12, 18, 24, 30):
+            dth, rel = self.fit(64, b)
+            self.assertLess(dth, 0.5, b)
+            self.assertLess(rel, 0.02, b)
+
+    def test_on_12x12_kernels(self):
+        for b in (12, 18, 24, 30):
+            dth, rel = self.fit(12, b)
+            self.assertLess(dth, 2.0, b)
+            self.assertLess(rel, 0.08, b)
+        dth, rel = self.fit(12, 9)
+        self.assertLess(dth, 2.0)
+        self.assertLess(rel, 0.2)
+
+    def test_convention_and_isotropic(self):
+        x = np.arange(16)
+        vertical_stripes = np.cos(2 * np.pi * 0.25 * x)[None, :].repeat(16, axis=0)   # varies along x
+        horizontal = vertical_stripes.T
+        out = an.orientation_bandwidth(np.stack([vertical_stripes, horizontal]))
+        self.assertAlmostEqual(out["theta0"][0], 0.0, places=6)       # frequency along +x: theta 0
+        self.assertAlmostEqual(out["theta0"][1], 90.0, places=6)      # along y: theta 90
+        diag = np.cos(2 * np.pi * 0.25 * (x[None, :] - x[:, None]))   # rows grow downward: y up is -row
+        self.assertAlmostEqual(an.orientation_bandwidth(diag)["theta0"][0], 45.0, places=6)
+        delta = np.zeros((9, 9))
+        delta[4, 4] = 1.0
+        self.assertGreater(an.orientation_bandwidth(delta)["b_theta"][0], 100.0)
+
+
+class Kde(unittest.TestCase):
+    def test_wraps_at_180(self):
+        t = np.array([1.0, 2.0, 178.0, 179.0, 0.5])
+        b = np.array([10.0, 11.0, 10.0, 11.0, 10.5])
+        tg, bg, dens = an.kde_2d(t, b, theta_grid=np.array([0.0, 90.0, 180.0]), b_grid=np.array([10.5]))
+        self.assertEqual(dens.shape, (1, 3))
+        self.assertAlmostEqual(dens[0, 0] / dens[0, 2], 1.0, places=12)    # 0 and 180 are the same angle
+        self.assertLess(dens[0, 1], 1e-3 * dens[0, 0])
+        # one cluster across the wrap: the same density as the cluster moved to 90 +- 2
+        moved = an.kde_2d(np.mod(t - 90.0, 180.0), b, theta_grid=np.array([90.0]), b_grid=np.array([10.5]))[2]
+        self.assertAlmostEqual(dens[0, 0] / moved[0, 0], 1.0, places=9)
+        tg, bg, dens = an.kde_2d(t + 90.0, b, theta_grid=np.array([0.0, 90.0]), b_grid=np.array([10.5]))
+        self.assertGreater(dens[0, 1], 1e3 * dens[0, 0])
+
+    def test_integrates_to_one(self):
+        rng = np.random.default_rng(5)
+        t = rng.uniform(0, 180, 40)
+        b = rng.uniform(3, 30, 40)
+        tg, bg, dens = an.kde_2d(t, b, theta_grid=np.linspace(0, 180, 361)[:-1], b_grid=np.linspace(-40, 80, 601))
+        self.assertAlmostEqual(dens.sum() * 0.5 * (bg[1] - bg[0]), 1.0, places=3)
+
+
+class MannWhitney(unittest.TestCase):
+    def test_hand_computed(self):
+        r = an.mann_whitney([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+        # no pair has a > b: U = 0; exact two-sided p = 2 / C(6, 3) = 0.1
+        self.assertEqual(r["U"], 0.0)
+        self.assertAlmostEqual(r["p"], 0.1, places=12)
+        self.assertEqual((r["median_a"], r["median_b"], r["n_a"], r["n_b"]), (2.0, 5.0, 3, 3))
+        r = an.mann_whitney([1.0, 5.0, 7.0], [2.0, 3.0])
+        self.assertEqual(r["U"], 4.0)                # pairs a > b: 5>2, 5>3, 7>2, 7>3
+        import json
+        json.dumps(r)
