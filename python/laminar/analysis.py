@@ -489,7 +489,9 @@ def reconstruct(codes, dictionary):
     ox = conv_offset(p_x) (for 12 x 12 kernels: rows y-5 .. y+6), and what falls outside the image
     is dropped (zero outside the layer). codes (N, H, W, K) -> (N, H, W); a dictionary with nf > 1
     features gives (N, H, W, nf); codes (H, W, K) give one image. Computed with FFTs (scipy.fft)
-    in float64."""
+    in float64. Pass the kernels Laminar used (Run.weights / a WeightRecorder): a Convolution scales
+    each kernel to L2 norm `strength`, file-loaded ones too. python/tests/reconstruct_test.py checks
+    this function against a laminar run (12 x 12 kernels; equal to float32 rounding)."""
     from scipy import fft as sfft
 
     a = np.asarray(codes, dtype=np.float64)
