@@ -116,22 +116,23 @@ def fingerprint(x, D):
 class ZeroOps:
     """Laminar's convolution (zero boundary) by the DFT on a zero-padded grid, float64."""
 
-    def __init__(self, D, shape, workers):
+    def __init__(self, D, shape, workers, dtype=np.float64):
         K, p, _ = D.shape
+        self.dtype = dtype
         self.o = (p - 1) // 2  # Laminar's offset: code (y, x) covers rows y-o .. y-o+p-1
         self.N = shape
         self.G = tuple(sfft.next_fast_len(n + p - 1, real=True) for n in shape)
         self.w = workers
-        self.Df = sfft.rfft2(D, s=self.G, workers=workers)  # kernel at the origin
+        self.Df = sfft.rfft2(D.astype(dtype), s=self.G, workers=workers)  # kernel at the origin
 
     def phi(self, a):
         """sum_k d_k * a_k on the image grid: the full linear convolution, rows o .. o+N-1."""
-        Af = sfft.rfft2(a, s=self.G, workers=self.w)
+        Af = sfft.rfft2(a.astype(self.dtype, copy=False), s=self.G, workers=self.w)
         full = sfft.irfft2((self.Df * Af).sum(0), s=self.G, workers=self.w)
         return full[self.o:self.o + self.N[0], self.o:self.o + self.N[1]]
 
     def phit(self, e):
-        E = np.zeros(self.G)
+        E = np.zeros(self.G, self.dtype)
         E[self.o:self.o + self.N[0], self.o:self.o + self.N[1]] = e
         Ef = sfft.rfft2(E, workers=self.w)
         g = sfft.irfft2(np.conj(self.Df) * Ef[None], s=self.G, workers=self.w)
@@ -176,13 +177,17 @@ def variants(L):
         "exp-1.9/L": ({"tau": tau_for(1.9, L, "exponential")}, {}),
         "exp-1.0/L": ({"tau": tau_for(1.0, L, "exponential")}, {}),
         "euler-1.9/L": ({"tau": tau_for(1.9, L, "euler"), "integrator": "euler"}, {}),
-        # AdaptiveTimestep: a base rate of 1/L, grown by the controller while the energy falls and reset to
-        # the base after a rise (OpenPV's AdaptiveTimeScaleProbe), capped at 1.9/L's timescale.
-        "adaptive-1/L": ({"tau": tau_for(1.0, L, "exponential")},
-                         {"Timestep": {"type": "AdaptiveTimestep", "energy": "Energy", "layers": ["V1"],
-                                       "base_max": 1.0, "tau_factor": 1.0, "growth_factor": 0.5}}),
     }
+    # AdaptiveTimestep (OpenPV's AdaptiveTimeScaleProbe): dt scaled by s >= 1 from the energy's descent, the
+    # cap growing by half each step it is reached, s back to 1 after a rise; on a base rate of 1/L or 1.9/L.
+    for base in (1.0, 1.9):
+        v[f"adaptive-{base:g}/L"] = ({"tau": tau_for(base, L, "exponential")},
+                                     {"Timestep": {"type": "AdaptiveTimestep", "energy": "Energy", "layers": ["V1"],
+                                                   "base_max": 1.0, "tau_factor": 1.0, "growth_factor": 0.5}})
     return v
+
+
+DEFAULT_VARIANTS = ["tau100", "exp-1.9/L", "adaptive-1/L", "adaptive-1.9/L"]
 
 
 def write_h5(path, name, arr):
@@ -307,10 +312,15 @@ def admm_cbpdn(x, D, lam, iterations, report, workers, zops, dtype=np.float64):
 
 
 # ----------------------------------------------------------------------------------------------- reference
-def fista_reference(zops, x, L, iterations, init=None, lam=LAMBDA, every=25, log=print):
-    """FISTA with gradient-based adaptive restart on the zero-boundary problem; a certified dual bound."""
-    K = zops.Df.shape[0]
-    a = np.zeros((K,) + x.shape) if init is None else init.astype(np.float64).copy()
+def fista_reference(zops, exact, x, L, iterations, init=None, lam=LAMBDA, every=25, log=print):
+    """FISTA with gradient-based adaptive restart on the zero-boundary problem; a certified dual bound.
+
+    zops: the operators the iterations use (float32 for speed); exact: float64 ones for the objective and the
+    bound (both are exact functions of the code, whatever produced it)."""
+    x64 = x
+    K, dt = zops.Df.shape[0], zops.dtype
+    x = x.astype(dt)
+    a = np.zeros((K,) + x.shape, dt) if init is None else init.astype(dt).copy()
     y, t = a.copy(), 1.0
     step = 1.0 / (L * 1.001)
     best = None
@@ -326,11 +336,11 @@ def fista_reference(zops, x, L, iterations, init=None, lam=LAMBDA, every=25, log
         y = an + ((t - 1) / tn) * (an - a)
         a, t = an, tn
         if it % every == 0 or it == iterations:
-            obj, dfd, e = objective_zero(zops, x, a, lam)
-            lb = dual_bound(zops, x, e, lam)
+            obj, dfd, e = objective_zero(exact, x64, a.astype(np.float64), lam)
+            lb = dual_bound(exact, x64, e, lam)
             if best is None or obj < best["objective"]:
                 best = {"objective": obj, "lower_bound": lb, "iterations": it,
-                        "psnr": psnr(2 * dfd / x.size, x.max()), "sparseness": float((a == 0).mean())}
+                        "psnr": psnr(2 * dfd / x.size, float(x64.max())), "sparseness": float((a == 0).mean())}
             best["lower_bound"] = max(best["lower_bound"], lb)
             hist.append((it, obj, lb))
             log(f"  FISTA {it:5d}  {time.time() - t0:7.1f} s  objective {obj:.4f}  dual bound {lb:.4f}  "
@@ -345,7 +355,10 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-steps", type=int, default=400)
     ap.add_argument("--admm-iterations", type=int, default=200)
-    ap.add_argument("--variants", nargs="*", default=None, help="Laminar variants (default: all)")
+    ap.add_argument("--variants", nargs="*", default=None,
+                    help=f"Laminar variants: {', '.join(DEFAULT_VARIANTS)} (default), exp-1.0/L, euler-1.9/L "
+                         "(the same iteration as exp-1.9/L: both integrators give u <- (1-r) u + r (drive + a) "
+                         "at one rate r), or all")
     ap.add_argument("--json")
     ap.add_argument("--plot")
     ap.add_argument("--quick", action="store_true", help="64x64 crop, 16 kernels (seconds; the ctest)")
@@ -378,7 +391,8 @@ def main(argv=None):
         init = np.load(args.reference_init) if args.reference_init else None
         print(f"reference: FISTA (adaptive restart) {args.reference} iterations on the zero-boundary problem"
               + (f", warm start {args.reference_init}" if init is not None else ""), flush=True)
-        best, hist, a = fista_reference(zops, x, L, args.reference, init,
+        best, hist, a = fista_reference(ZeroOps(D, x.shape, args.threads, np.float32), zops, x, L,
+                                        args.reference, init,
                                         log=lambda s: print(s, flush=True))
         old = ref_cache.get(fp)
         entry = dict(best, method="FISTA with adaptive restart" + (" (warm start)" if init is not None else ""),
@@ -414,7 +428,9 @@ def main(argv=None):
 
     work = args.keep or tempfile.mkdtemp(prefix="csc_solver_")
     allv = variants(L)
-    names = args.variants or list(allv)
+    names = args.variants or DEFAULT_VARIANTS
+    if names == ["all"]:
+        names = list(allv)
     results = {"problem": {"shape": list(x.shape), "kernels": D.shape[0], "patch": PATCH, "lambda": LAMBDA,
                            "fingerprint": fp, "L": L, "max_zero_mean": peak0, "max_01": peak01,
                            "half_norm2_x": 0.5 * float((x ** 2).sum())},
