@@ -3,6 +3,8 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <filesystem>
 
 #include "framework/FileCheck.hpp"
@@ -23,6 +25,76 @@ ConvolutionConnection::ConvolutionConnection(const BuildContext& ctx) : Connecti
   if (p.string("init") == "file" && !p.has("init_file")) p.fail("init", "init: file needs init_file (an HDF5 file)");
   if (p.string("init") == "random" && p.real("init_min") > p.real("init_max"))
     p.fail("init_min", "init_min must not exceed init_max");
+  read_log_gabor_params();
+}
+
+namespace {
+const char* const kLogGaborKeys[] = {"log_gabor_preset",     "log_gabor_orientations", "log_gabor_bandwidths",
+                                     "log_gabor_phase",      "log_gabor_f0",           "log_gabor_sigma_f"};
+std::string count_text(std::size_t n, const std::string& what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+}  // namespace
+
+void ConvolutionConnection::read_log_gabor_params() {
+  const ParamSet& p = params_;
+  if (p.string("init") != "log_gabor") {
+    for (const char* k : kLogGaborKeys)
+      if (p.given(k)) p.fail(k, std::string(k) + " is only used with init: log_gabor (init is " + p.string("init") + ")");
+    return;
+  }
+  const std::string preset = p.string("log_gabor_preset");
+  if (preset != "none") {
+    for (const char* k : {"log_gabor_orientations", "log_gabor_bandwidths", "log_gabor_phase"})
+      if (p.given(k))
+        p.fail(k, "log_gabor_preset: " + preset + " sets the orientations, bandwidths and phases; give either the "
+                      "preset or " + k + ", not both");
+    log_gabor_ = log_gabor_preset(preset);
+    log_gabor_counts_ = preset == "homogeneous" ? std::array<std::size_t, 3>{72, 1, 2}   // as log_gabor_preset
+                                                : std::array<std::size_t, 3>{12, 6, 2};
+    return;
+  }
+  for (const char* k : {"log_gabor_orientations", "log_gabor_bandwidths"})
+    if (!p.has(k))
+      p.fail("init", std::string("init: log_gabor needs log_gabor_preset (homogeneous | heterogeneous), or ") +
+                         "log_gabor_orientations and log_gabor_bandwidths; " + k + " is not given");
+  std::vector<double> orientations = p.reals("log_gabor_orientations");
+  if (!p.is_list("log_gabor_orientations")) {
+    const double n = orientations[0];
+    if (n < 1 || n > 100000 || std::floor(n) != n)
+      p.fail("log_gabor_orientations",
+             "a single number is a count of orientations spread evenly over [0, 180) and must be a whole number in "
+             "[1, 100000], not " + format_value(n) + "; for one orientation of that many degrees write [" +
+                 format_value(n) + "]");
+    orientations = log_gabor_orientations(int(n));
+  }
+  const std::string phase = p.string("log_gabor_phase");
+  const std::vector<double> phases = phase == "both" ? std::vector<double>{0.0, 90.0}
+                                     : phase == "even" ? std::vector<double>{0.0}
+                                                       : std::vector<double>{90.0};
+  log_gabor_ = log_gabor_grid(orientations, p.reals("log_gabor_bandwidths"), phases);
+  log_gabor_counts_ = {orientations.size(), p.reals("log_gabor_bandwidths").size(), phases.size()};
+}
+
+std::vector<float> ConvolutionConnection::make_log_gabor() const {
+  const int ny = shape_.patch_y, nx = shape_.patch_x, nf = shape_.features();
+  const std::size_t per = std::size_t(ny) * nx * nf;
+  std::vector<double> one(per);
+  std::vector<float> out(per * log_gabor_.size());
+  const double f0 = params_.real("log_gabor_f0"), sigma_f = params_.real("log_gabor_sigma_f");
+  for (std::size_t k = 0; k < log_gabor_.size(); ++k) {
+    const LogGaborKernel& g = log_gabor_[k];
+    if (!log_gabor_kernel(g, f0, sigma_f, ny, nx, nf, one.data()))
+      params_.fail(params_.given("log_gabor_f0") || !params_.given("log_gabor_sigma_f") ? "log_gabor_f0"
+                                                                                        : "log_gabor_sigma_f",
+                   "log-Gabor kernel " + std::to_string(k) + " (theta0 " + format_value(g.theta0_deg) +
+                       " deg, B_theta " + format_value(g.b_theta_deg) + " deg, phase " + format_value(g.phase_deg) +
+                       " deg) is zero on the " + std::to_string(ny) + "x" + std::to_string(nx) +
+                       " patch grid (f0 " + format_value(f0) + ", sigma_f " + format_value(sigma_f) +
+                       " cycles per pixel; the grid reaches 0.5, the Nyquist frequency): nothing to normalise");
+    std::copy(one.begin(), one.end(), out.begin() + std::ptrdiff_t(k * per));
+  }
+  return out;
 }
 
 void ConvolutionConnection::resolve(Network& net) {
@@ -64,6 +136,20 @@ void ConvolutionConnection::check_geometry() {
   const Geometry& coarse = kernels_on_pre_ ? a : b;
   shape_ = ConvShape::make(fine, coarse, sy, sx, patch_y, patch);
   if (params_.string("init") == "file") read_init_file(nullptr);  // so `laminar check` catches a bad file
+  if (params_.string("init") == "log_gabor") {
+    if (log_gabor_.size() != std::size_t(shape_.kernels())) {
+      const ParamSet& p = params_;
+      const bool preset = p.string("log_gabor_preset") != "none";
+      const auto& [n_theta, n_b, n_phase] = log_gabor_counts_;
+      const Layer& coarse = kernels_on_pre_ ? *pre_ : *post_;
+      p.fail(preset ? "log_gabor_preset" : "log_gabor_orientations",
+             "the log-Gabor settings give " + std::to_string(log_gabor_.size()) + " kernels (" +
+                 count_text(n_theta, "orientation") + " x " + count_text(n_b, "bandwidth") + " x " +
+                 count_text(n_phase, "phase") + ") but the coarser layer '" + coarse.name() + "' has nf = " +
+                 std::to_string(shape_.kernels()) + " (one kernel per feature); they must be equal");
+    }
+    log_gabor_weights_ = make_log_gabor();  // so `laminar check` catches a kernel that is zero on this grid
+  }
 }
 
 void ConvolutionConnection::read_init_file(float* out) const {
@@ -121,6 +207,10 @@ void ConvolutionConnection::initialize(const SimulationConfig& sim) {
     Rng rng(sim.seed, "weights/" + name_);
     const double lo = p.real("init_min"), hi = p.real("init_max");
     for (float& w : weights_) w = float(rng.uniform(lo, hi));
+  } else if (p.string("init") == "log_gabor") {
+    if (log_gabor_weights_.empty()) log_gabor_weights_ = make_log_gabor();
+    std::copy(log_gabor_weights_.begin(), log_gabor_weights_.end(), weights_.data());
+    std::vector<float>().swap(log_gabor_weights_);  // the weights are state from here on
   } else {
     read_init_file(weights_.data());
   }
@@ -173,6 +263,17 @@ WeightsView ConvolutionConnection::weights() const {
   return WeightsView{weights_.data(), shape_.kernels(), shape_.patch_y, shape_.patch_x, shape_.features()};
 }
 
+std::vector<KernelAttribute> ConvolutionConnection::kernel_attributes() const {
+  if (log_gabor_.empty()) return {};
+  std::vector<KernelAttribute> out{{"theta0_deg", {}}, {"b_theta_deg", {}}, {"phase_deg", {}}};
+  for (const auto& g : log_gabor_) {
+    out[0].values.push_back(g.theta0_deg);
+    out[1].values.push_back(g.b_theta_deg);
+    out[2].values.push_back(g.phase_deg);
+  }
+  return out;
+}
+
 std::vector<StateArray> ConvolutionConnection::state() const {
   const std::vector<std::size_t> shape{std::size_t(shape_.kernels()), std::size_t(shape_.patch_y),
                                        std::size_t(shape_.patch_x), std::size_t(shape_.features())};
@@ -194,12 +295,31 @@ void laminar_register_ConvolutionConnection(Registry& r) {
       .optional_integer("patch_size_y", 1, 4096, "Kernel height when it differs from the width `patch_size`.")
       .optional_integer("stride", 1, 4096, "Expected stride; checked against the ratio of the layer sizes.")
       .real("scale", 1.0, -Schema::inf, Schema::inf, "Multiplies what is delivered.")
-      .choice("init", {"random", "file"}, std::string("random"),
-              "random: uniform in [init_min, init_max] from the simulation seed; file: read init_file.")
+      .choice("init", {"random", "file", "log_gabor"}, std::string("random"),
+              "random: uniform in [init_min, init_max] from the simulation seed; file: read init_file; log_gabor: "
+              "log-Gabor filters (the `log_gabor_*` keys, below).")
       .optional_string("init_file", "HDF5 file with the weights, shape (kernels, patch, patch, features).")
       .string("init_dataset", std::string("weights"), "Dataset name inside init_file.")
       .real("init_min", -1.0, -Schema::inf, Schema::inf, "Lower bound of random initial weights.")
       .real("init_max", 1.0, -Schema::inf, Schema::inf, "Upper bound of random initial weights.")
+      .choice("log_gabor_preset", {"none", "homogeneous", "heterogeneous"}, std::string("none"),
+              "init: log_gabor grid of Ladret, Casanova & Perrinet (2023): homogeneous = 72 orientations (0, 2.5, ..., "
+              "177.5 deg) x B_theta 12 deg x phases 0, 90 (144 kernels); heterogeneous = 12 orientations (0, 15, ..., "
+              "165) x B_theta 3, 8.4, 13.8, 19.2, 24.6, 30 deg x phases 0, 90 (144 kernels). Excludes the three "
+              "keys below; none: give them.")
+      .optional_reals("log_gabor_orientations", -Schema::inf, Schema::inf,
+                      "init: log_gabor orientations theta0: a whole number n (n orientations k * 180 / n deg, k = 0 .. "
+                      "n-1) or a list of degrees (0 = horizontal frequency vector, vertical stripes; 90 = horizontal "
+                      "stripes).")
+      .optional_reals("log_gabor_bandwidths", 0, 180,
+                      "init: log_gabor angular bandwidths B_theta in degrees (a number or a list), B_theta = "
+                      "sigma_theta sqrt(2 ln 2).",
+                      true)
+      .choice("log_gabor_phase", {"both", "even", "odd"}, std::string("both"),
+              "init: log_gabor phases phi: both = 0 and 90 deg, even = 0, odd = 90 (the quadrature partner).")
+      .real("log_gabor_f0", 0.4, 0, Schema::inf, "init: log_gabor peak spatial frequency f0 (cycles per pixel).", true)
+      .real("log_gabor_sigma_f", 0.4, 0, Schema::inf,
+            "init: log_gabor radial bandwidth sigma_f (cycles per pixel): log-width log(1 + sigma_f / f0).", true)
       .choice("normalize", {"l2", "none"}, std::string("l2"),
               "l2: scale each kernel (dictionary element) to L2 norm `strength` at start and after each update.")
       .real("strength", 1.0, 0, Schema::inf, "Target L2 norm of each kernel.", true)
@@ -218,7 +338,30 @@ void laminar_register_ConvolutionConnection(Registry& r) {
                   "patch_x, features) in HDF5 files. Learning fires on the last "
                   "step of each display period: `Phi += eta mean_b(e (x) a)` with e the post activity (an error "
                   "layer), then each kernel is renormalised. A learning event whose Hebbian term is zero everywhere (all "
-                  "errors masked, or no activity) changes nothing, not even through momentum or renormalisation.",
+                  "errors masked, or no activity) changes nothing, not even through momentum or renormalisation.\n\n"
+                  "`init: log_gabor` makes the log-Gabor dictionaries of Ladret, Casanova & Perrinet, \"Kernel "
+                  "Heterogeneity Improves Sparseness of Natural Images Representations\" (2023), eq. 3, on each "
+                  "kernel's own `patch_size_y x patch_size` grid (N_y x N_x): with frequencies fx = fftfreq(N_x), fy = "
+                  "fftfreq(N_y) (numpy.fft order, cycles per pixel), f = |(fx, fy)| and orientation theta = atan2(-fy, "
+                  "fx) (y points up: the row index grows downward, so the row frequency is negated; theta0 = 0 is a "
+                  "horizontal frequency vector, i.e. vertical stripes, theta0 = 90 deg a vertical one, horizontal "
+                  "stripes), `G(f, theta) = exp(-1/2 log(f/f0)^2 / log(1 + sigma_f/f0)^2) exp(cos(2 (theta - "
+                  "theta0)) / (4 sigma_theta^2))`, G(0) = 0 (no DC), sigma_theta = B_theta / sqrt(2 ln 2) (B_theta in "
+                  "radians). Kernel = `Re(IDFT[G (1 + sign(cos(theta - theta0))) exp(i phi)])` (sign(0) = 0), centred "
+                  "by fftshift (the spatial origin at index N//2 on each axis), then its mean removed and scaled to unit "
+                  "L2 norm over the whole kernel; when the finer layer has nf > 1 every feature slice holds the same "
+                  "kernel before that joint normalisation. phi = 0 (even) is symmetric about the centre c = N//2 "
+                  "(k[(2c - i) mod N] = k[i] on each axis) and equals IDFT[G] (G is symmetric under f -> -f, so the "
+                  "sign term adds only an imaginary part), except for even N on the Nyquist row and column: f = -1/2 is "
+                  "its own alias, so there the sign term does not cancel (the even kernel holds those frequencies with "
+                  "weight up to 2, the odd one not at all). phi = 90 deg (odd) is the quadrature (Hilbert) partner, "
+                  "antisymmetric in the same sense (k[(2c - i) mod N] = -k[i]). Kernel index = (i_theta * n_B + i_B) * n_phase + i_phase: "
+                  "theta0 outermost, then B_theta, then phase (0 before 90). Their number must equal nf of the "
+                  "coarser layer. `normalize: l2` then applies as for any init (`strength` scales the unit-norm "
+                  "kernels); learning may change them afterwards (the weights are then state, kept by checkpoints). "
+                  "Weight recorders write the grid as per-kernel float64 attributes `theta0_deg`, `b_theta_deg`, "
+                  "`phase_deg` of `probes/<name>` (and of `connections/<name>/final_weights`), listed in the text "
+                  "attribute `kernel_attributes`; `laminar.Run(...).kernel_attributes(name)` reads them.",
                   "Dictionary:\n  type: Convolution\n  pre: V1\n  post: Residual\n  channel: inhibitory\n  patch_size: 8\n"
                   "  learning_rate: 0.05\n  momentum: 0.5",
                   {"Transpose", "LCA", "Error", "WeightRecorder"}, s});

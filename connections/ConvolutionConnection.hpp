@@ -5,10 +5,12 @@
 // coarser layer and is a patch_size x patch_size patch on the finer layer (Backend.hpp).
 // Learning: Hebbian (pre x post, the error), mean over the batch, fired on the last step of each
 // display period, optional momentum, then each kernel renormalised to unit L2 norm.
+#include <array>
 #include <vector>
 
 #include "framework/Backend.hpp"
 #include "framework/Connection.hpp"
+#include "framework/LogGabor.hpp"
 
 namespace laminar {
 
@@ -23,6 +25,8 @@ class ConvolutionConnection : public Connection {
   bool learn(long step) override;
   bool has_weights() const override { return true; }
   WeightsView weights() const override;
+  // init: log_gabor: theta0_deg, b_theta_deg, phase_deg of each kernel; otherwise none.
+  std::vector<KernelAttribute> kernel_attributes() const override;
   std::vector<StateArray> state() const override;
   void set_state(const std::string& name, const float* data) override;
 
@@ -36,6 +40,13 @@ class ConvolutionConnection : public Connection {
   const Buffer& transposed();
   // Open init_file and check its dataset's shape; read it into `out` unless null (check only).
   void read_init_file(float* out) const;
+  // init: log_gabor: the kernel grid from the params (constructor), and the weights on this geometry
+  // (check_geometry, so `laminar check` sees a kernel count that does not fit; kept for initialize).
+  void read_log_gabor_params();
+  std::vector<float> make_log_gabor() const;
+  std::vector<LogGaborKernel> log_gabor_;
+  std::array<std::size_t, 3> log_gabor_counts_{};  // orientations, bandwidths, phases
+  std::vector<float> log_gabor_weights_;
   ConvShape shape_;
   bool kernels_on_pre_ = true;  // pre is the coarser (or equal) layer
   // Resident where the backend computes (Buffer.hpp); the host copies are read by recorders/checkpoints.

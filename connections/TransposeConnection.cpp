@@ -24,6 +24,7 @@ void TransposeConnection::resolve(Network& net) {
 void TransposeConnection::deliver(Tensor& target) { original_->apply(pre_buffer(), target, true, scale_); }
 
 WeightsView TransposeConnection::weights() const { return original_->weights(); }
+std::vector<KernelAttribute> TransposeConnection::kernel_attributes() const { return original_->kernel_attributes(); }
 
 void laminar_register_TransposeConnection(Registry& r) {
   Schema s = Connection::common_schema();

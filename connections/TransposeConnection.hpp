@@ -14,6 +14,7 @@ class TransposeConnection : public Connection {
   void deliver(Tensor& target) override;
   bool has_weights() const override { return true; }
   WeightsView weights() const override;
+  std::vector<KernelAttribute> kernel_attributes() const override;  // the original's
 
  private:
   ConvolutionConnection* original_ = nullptr;

@@ -1,6 +1,7 @@
 #include "framework/Connection.hpp"
 
 #include "framework/Network.hpp"
+#include "framework/Output.hpp"
 #include "framework/Registry.hpp"
 
 namespace laminar {
@@ -40,6 +41,17 @@ void Connection::resolve(Network& net) {
 
 const Tensor& Connection::pre_buffer() const {
   return reads_membrane_ ? pre_->membrane() : pre_->activity();
+}
+
+void write_kernel_attributes(Output& out, const std::string& object, const Connection& c) {
+  const std::vector<KernelAttribute> attrs = c.kernel_attributes();
+  if (attrs.empty()) return;
+  std::string names;
+  for (const auto& a : attrs) {
+    out.attribute(object, a.name, a.values);
+    names += (names.empty() ? "" : ",") + a.name;
+  }
+  out.attribute(object, "kernel_attributes", names);
 }
 
 }  // namespace laminar

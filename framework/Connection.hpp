@@ -29,6 +29,13 @@ struct StateArray {
   std::vector<std::size_t> shape;
 };
 
+// One value per kernel that describes how the weights were made (e.g. a log-Gabor kernel's orientation),
+// written by weight recorders as the HDF5 attribute `name` (float64 array, length kernels).
+struct KernelAttribute {
+  std::string name;
+  std::vector<double> values;
+};
+
 class Connection {
  public:
   explicit Connection(const BuildContext& ctx);
@@ -74,6 +81,8 @@ class Connection {
 
   virtual bool has_weights() const { return false; }
   virtual WeightsView weights() const { return {}; }
+  // Per-kernel labels of the weights (none by default; a log-Gabor Convolution's grid).
+  virtual std::vector<KernelAttribute> kernel_attributes() const { return {}; }
 
  protected:
   std::string name_;
@@ -86,5 +95,10 @@ class Connection {
   ChannelId channel_ = ChannelId::Excitatory;
   bool reads_membrane_ = false;
 };
+
+class Output;
+// `c`'s per-kernel labels (kernel_attributes()) as float64 array attributes of `object` in `out`, and their
+// names, comma-separated, as its text attribute `kernel_attributes` (nothing when it has none).
+void write_kernel_attributes(Output& out, const std::string& object, const Connection& c);
 
 }  // namespace laminar

@@ -610,10 +610,12 @@ hid_t Output::open_object(const std::string& object) {
   return obj;
 }
 
-void Output::write_attribute(const std::string& object, const std::string& name, hid_t type, const void* value) {
+void Output::write_attribute(const std::string& object, const std::string& name, hid_t type, const void* value,
+                             long long count) {
   hid_t obj = open_object(object);
   if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
-  hid_t space = H5Screate(H5S_SCALAR);
+  const hsize_t n = hsize_t(count < 0 ? 0 : count);
+  hid_t space = count < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr);
   hid_t attr = H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
   herr_t st = attr < 0 ? -1 : H5Awrite(attr, type, value);
   if (attr >= 0) H5Aclose(attr);
@@ -646,6 +648,11 @@ void Output::attribute(const std::string& object, const std::string& name, doubl
 void Output::attribute(const std::string& object, const std::string& name, long long value) {
   if (!writer_ || broken_) return;
   write_attribute(object, name, H5T_NATIVE_LLONG, &value);
+}
+
+void Output::attribute(const std::string& object, const std::string& name, const std::vector<double>& values) {
+  if (!writer_ || broken_) return;
+  write_attribute(object, name, H5T_NATIVE_DOUBLE, values.data(), (long long)values.size());
 }
 
 void Output::declare(const std::string& dataset, std::vector<std::string> dims, std::string description) {

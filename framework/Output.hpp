@@ -102,6 +102,8 @@ class Output {
   void attribute(const std::string& object, const std::string& name, int value) {
     attribute(object, name, (long long)value);
   }
+  // A 1-D array of numbers (float64; h5py reads a numpy array).
+  void attribute(const std::string& object, const std::string& name, const std::vector<double>& values);
   // Dimension names and a description for a dataset created later by append() (applied when it is
   // created; a resumed file's datasets have theirs already).
   void declare(const std::string& dataset, std::vector<std::string> dims, std::string description);
@@ -146,7 +148,9 @@ class Output {
   [[noreturn]] void fail_table(Table& t, int err);
   void check(herr_t status, const std::string& what);
   hid_t open_object(const std::string& object);
-  void write_attribute(const std::string& object, const std::string& name, hid_t type, const void* value);
+  // A scalar attribute (count < 0) or a 1-D array of `count` values.
+  void write_attribute(const std::string& object, const std::string& name, hid_t type, const void* value,
+                       long long count = -1);
   void release_reserve();
   void close_quietly();
   std::string dir_;

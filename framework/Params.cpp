@@ -169,6 +169,11 @@ std::string format_value(const ParamValue& v) {
       for (std::size_t i = 0; i < x.size(); ++i) s += (i ? ", " : "") + x[i];
       return s + "]";
     }
+    std::string operator()(const std::vector<double>& x) const {
+      std::string s = "[";
+      for (std::size_t i = 0; i < x.size(); ++i) s += (i ? ", " : "") + fmt_number(x[i]);
+      return s + "]";
+    }
   };
   return std::visit(V{}, v);
 }
@@ -183,6 +188,7 @@ std::string ParamSpec::type_name() const {
     case ParamType::String: return "string";
     case ParamType::Choice: return "choice";
     case ParamType::StringList: return "list of names";
+    case ParamType::RealList: return "number or list of numbers";
   }
   return "?";
 }
@@ -193,7 +199,7 @@ std::string ParamSpec::range_text() const {
     for (std::size_t i = 0; i < choices.size(); ++i) s += (i ? " | " : "") + choices[i];
     return s;
   }
-  if (type != ParamType::Integer && type != ParamType::Real) return "";
+  if (type != ParamType::Integer && type != ParamType::Real && type != ParamType::RealList) return "";
   bool lo = !std::isinf(min), hi = !std::isinf(max);
   if (lo && hi) return std::string(min_exclusive ? "(" : "[") + fmt_number(min) + ", " + fmt_number(max) + "]";
   if (lo) return std::string(min_exclusive ? "> " : ">= ") + fmt_number(min);
@@ -263,6 +269,12 @@ Schema& Schema::optional_string(const std::string& name, const std::string& doc)
   return add(s);
 }
 
+Schema& Schema::optional_reals(const std::string& name, double min, double max, const std::string& doc,
+                               bool min_exclusive) {
+  ParamSpec s{name, ParamType::RealList, false, std::nullopt, min, max, min_exclusive, {}, doc};
+  return add(s);
+}
+
 // ---------------------------------------------------------------- ParamSet
 
 void ParamSet::set(const std::string& name, ParamValue v, Location where, bool given) {
@@ -283,6 +295,15 @@ bool ParamSet::boolean(const std::string& name) const { return std::get<bool>(ge
 const std::string& ParamSet::string(const std::string& name) const { return std::get<std::string>(get(name)); }
 const std::vector<std::string>& ParamSet::strings(const std::string& name) const {
   return std::get<std::vector<std::string>>(get(name));
+}
+
+std::vector<double> ParamSet::reals(const std::string& name) const {
+  const ParamValue& v = get(name);
+  if (const double* x = std::get_if<double>(&v)) return {*x};
+  return std::get<std::vector<double>>(v);
+}
+bool ParamSet::is_list(const std::string& name) const {
+  return std::holds_alternative<std::vector<double>>(get(name));
 }
 
 Location ParamSet::location(const std::string& name) const {
@@ -517,6 +538,26 @@ ParamSet ParamsDocument::validate(const YAML::Node& block, const std::string& pa
           ps.set(key, xs, vloc, true);
           break;
         }
+        case ParamType::RealList: {
+          const std::string want = "a number or a non-empty list of numbers" + (range.empty() ? "" : " " + range);
+          auto number = [&](const YAML::Node& e, const std::string& item) {
+            double x = 0;
+            const bool ok = e.IsScalar() && parse_real(e.Scalar(), x) &&
+                            !(x < spec->min || x > spec->max || (spec->min_exclusive && x == spec->min));
+            if (!ok) throw UserError(location(e, key_path), key_path + ": expected " + want + ", got " + item + describe_node(e));
+            return x;
+          };
+          if (v.IsScalar()) {
+            ps.set(key, number(v, ""), vloc, true);
+          } else if (v.IsSequence() && v.size() > 0) {
+            std::vector<double> xs;
+            for (const auto& e : v) xs.push_back(number(e, "item " + std::to_string(xs.size() + 1) + " = "));
+            ps.set(key, xs, vloc, true);
+          } else {
+            bad(want + (v.IsSequence() ? " (this one is empty)" : ""));
+          }
+          break;
+        }
       }
     }
   }
@@ -538,6 +579,7 @@ ParamSet ParamsDocument::validate(const YAML::Node& block, const std::string& pa
       case ParamType::String:
       case ParamType::Choice: ps.set(spec.name, d, {}, false); break;
       case ParamType::StringList: ps.set(spec.name, std::vector<std::string>{}, {}, false); break;
+      case ParamType::RealList: break;  // declared without a default (optional_reals)
     }
   }
   return ps;

@@ -16,7 +16,7 @@
 
 namespace laminar {
 
-enum class ParamType { Integer, Real, Boolean, String, Choice, StringList };
+enum class ParamType { Integer, Real, Boolean, String, Choice, StringList, RealList };
 
 struct ParamSpec {
   std::string name;
@@ -53,6 +53,10 @@ class Schema {
   Schema& optional_real(const std::string& name, double min, double max, const std::string& doc,
                         bool min_exclusive = false);
   Schema& optional_string(const std::string& name, const std::string& doc);
+  // An optional number or non-empty list of numbers, each in [min, max] (or (min, max]); unset when
+  // absent. ParamSet::reals reads either form as a list, ParamSet::is_list tells which was written.
+  Schema& optional_reals(const std::string& name, double min, double max, const std::string& doc,
+                         bool min_exclusive = false);
 
   Schema& merge(const Schema& other);  // append other's parameters (common keys of a family)
 
@@ -64,7 +68,7 @@ class Schema {
   std::vector<ParamSpec> specs_;
 };
 
-using ParamValue = std::variant<long long, double, bool, std::string, std::vector<std::string>>;
+using ParamValue = std::variant<long long, double, bool, std::string, std::vector<std::string>, std::vector<double>>;
 
 // Validated values of one block (e.g. `layers.V1`), with the source position of each key.
 class ParamSet {
@@ -82,6 +86,9 @@ class ParamSet {
   bool boolean(const std::string& name) const;
   const std::string& string(const std::string& name) const;
   const std::vector<std::string>& strings(const std::string& name) const;
+  // A RealList parameter: a single number as a one-element list, or the list as written.
+  std::vector<double> reals(const std::string& name) const;
+  bool is_list(const std::string& name) const;  // written as a YAML list (not a single number)
 
   Location location(const std::string& name) const;  // the key's position, or the block's
   const Location& block_location() const { return block_location_; }

@@ -341,6 +341,7 @@ void Simulation::finish() {
                {std::size_t(w.kernels), std::size_t(w.patch_y), std::size_t(w.patch_x), std::size_t(w.features)});
     out_->label_dimensions("connections/" + c->name() + "/final_weights", {"kernel", "y", "x", "feature"},
                            "the learned weights at the end of the run");
+    write_kernel_attributes(*out_, "connections/" + c->name() + "/final_weights", *c);
   }
   out_->flush();
 }

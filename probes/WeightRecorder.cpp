@@ -19,6 +19,7 @@ void WeightRecorder::resolve(Network& net) {
 void WeightRecorder::open(Output& out, const SimulationConfig&) {
   out.attribute("probes/" + name_, "type", type_);
   out.attribute("probes/" + name_, "connection", connection_->name());
+  write_kernel_attributes(out, "probes/" + name_, *connection_);
   out.declare("probes/" + name_ + "/step", {"sample"}, "the step of each sample (0-based; the sample follows it)");
   out.declare("probes/" + name_ + "/weights", {"sample", "kernel", "y", "x", "feature"},
               "weights of connection " + connection_->name() + " per sample");
@@ -44,7 +45,9 @@ void laminar_register_WeightRecorder(Registry& r) {
                   "Samples on the last step of every `period` steps (default: every display period, after learning) "
                   "into `probes/<name>/weights` with shape (samples, kernels, patch, patch, features), and draws "
                   "the latest weights as `<name>.png`: one tile per kernel, RGB when the finer layer has 3 "
-                  "features, mid-grey = 0.",
+                  "features, mid-grey = 0. Per-kernel labels of the weights (`init: log_gabor`: `theta0_deg`, "
+                  "`b_theta_deg`, `phase_deg`) become float64 array attributes of `probes/<name>`, their names listed "
+                  "in its text attribute `kernel_attributes` (`laminar.Run.kernel_attributes`).",
                   "DictionaryHistory:\n  type: WeightRecorder\n  connection: Dictionary",
                   {"Convolution", "ActivityRecorder"}, s});
 }

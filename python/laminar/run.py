@@ -111,7 +111,8 @@ class Probe:
 
     def __init__(self, name: str, group: h5py.Group, file: Optional[str] = None):
         self.name = name
-        self.attrs = {k: _text(v) for k, v in group.attrs.items()}
+        self.kernel_attributes = _kernel_attributes(group)
+        self.attrs = {k: _text(v) for k, v in group.attrs.items() if k not in self.kernel_attributes}
         self.type = self.attrs.get("type")
         self.file = file or group.file.filename
         self.data = _Datasets(self.file, group, skip=("step",))
@@ -132,6 +133,12 @@ class Probe:
         return f"Probe({self.name!r}, type={self.type!r}, samples={len(self.step)}, {shapes})"
 
 
+def _kernel_attributes(obj) -> dict[str, np.ndarray]:
+    """The per-kernel arrays a weight recorder wrote on `obj` (names in its `kernel_attributes` attribute)."""
+    names = _text(obj.attrs["kernel_attributes"]).split(",") if "kernel_attributes" in obj.attrs else []
+    return {n: np.asarray(obj.attrs[n]) for n in names if n in obj.attrs}
+
+
 StepSelection = Union[None, int, slice, Sequence[int]]
 
 
@@ -144,6 +151,7 @@ class Run:
         run.table("Stats")              any table probe (Energy, Stats, Norm) as a DataFrame
         run.activity("V1", steps=slice(0, 100))   ActivityRecorder samples [samples, batch, ny, nx, nf]
         run.weights("D")                final weights (or a WeightRecorder sample) [kernels, py, px, nf]
+        run.kernel_attributes("D")      per-kernel labels of those weights, e.g. theta0_deg (init: log_gabor)
         run.to_xarray()                 everything recorded as an xarray.Dataset with named dimensions
     """
 
@@ -313,6 +321,22 @@ class Run:
             return p.data.read("weights", self._select(p.step, None, sample))
         raise KeyError(f"no weights for {conn!r} in {self.file}: connections with final weights "
                        f"{sorted(self.connections)}, weight recorders {sorted(self.probes_of_type('WeightRecorder'))}")
+
+    def kernel_attributes(self, name: str) -> dict[str, np.ndarray]:
+        """Per-kernel labels of the weights, {attribute: array [kernels]} (`init: log_gabor`: theta0_deg,
+        b_theta_deg, phase_deg), of a WeightRecorder probe (`name` its name) or of a connection (its final
+        weights' or a WeightRecorder's of it); {} when the weights carry none."""
+        if name in self.probes and self.probes[name].type == "WeightRecorder":
+            return dict(self.probes[name].kernel_attributes)
+        with h5py.File(self.file, "r") as f:
+            d = f.get(f"connections/{name}/final_weights")
+            if d is not None and "kernel_attributes" in d.attrs:
+                return _kernel_attributes(d)
+        recs = sorted(n for n, p in self.probes.items() if p.type == "WeightRecorder" and p.attrs.get("connection") == name)
+        if not recs and name not in self.connections:
+            raise KeyError(f"no weights for {name!r} in {self.file}: connections with final weights "
+                           f"{sorted(self.connections)}, weight recorders {sorted(self.probes_of_type('WeightRecorder'))}")
+        return dict(self.probes[recs[0]].kernel_attributes) if recs else {}
 
     def recorder(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """An ActivityRecorder's or ImageWriter's (steps [samples], data [samples, batch, ny, nx, nf])."""

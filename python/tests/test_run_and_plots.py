@@ -60,6 +60,25 @@ class RunTest(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
+    def test_kernel_attributes(self):
+        # As a WeightRecorder of a log-Gabor Convolution writes them: float64 arrays listed in kernel_attributes.
+        theta, b = np.array([0.0, 0.0, 90.0, 90.0]), np.array([12.0, 12.0, 12.0, 12.0])
+        with h5py.File(os.path.join(self.tmp.name, "laminar.h5"), "a") as f:
+            g = f["probes/Tiles"]
+            g.attrs["connection"] = "Dictionary"
+            g.attrs["kernel_attributes"] = "theta0_deg,b_theta_deg"
+            g.attrs["theta0_deg"], g.attrs["b_theta_deg"] = theta, b
+        r = Run(self.tmp.name)
+        for name in ("Tiles", "Dictionary"):  # the recorder, or its connection
+            got = r.kernel_attributes(name)
+            self.assertEqual(sorted(got), ["b_theta_deg", "theta0_deg"])
+            np.testing.assert_array_equal(got["theta0_deg"], theta)
+            np.testing.assert_array_equal(got["b_theta_deg"], b)
+        self.assertNotIn("theta0_deg", r.probe("Tiles").attrs)  # arrays, not text attributes
+        self.assertEqual(r.kernel_attributes("Empty"), {})
+        with self.assertRaises(KeyError):
+            r.kernel_attributes("Nothing")
+
     def test_reads_dir_or_file(self):
         a = Run(self.tmp.name)
         b = Run(os.path.join(self.tmp.name, "laminar.h5"))
