@@ -1,9 +1,59 @@
 #include "framework/Buffer.hpp"
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 namespace laminar {
+
+namespace {
+// Streaming stores for large buffers that are not read again soon (the NaN guard's snapshot copies,
+// the clearing of a layer's large input channels): stores that bypass the caches write each line once,
+// without first reading it (a normal store's read for ownership), so they move 2/3 (copy) or 1/2
+// (fill) of the bytes. dst[i] = src ? src[i] : value for i < n, by every thread.
+#if defined(__AVX512F__)
+constexpr int kLine = 16;
+inline void stream_line(float* d, const float* s, float value) {
+  _mm512_stream_ps(d, s ? _mm512_loadu_ps(s) : _mm512_set1_ps(value));
+}
+#elif defined(__AVX__)
+constexpr int kLine = 8;
+inline void stream_line(float* d, const float* s, float value) {
+  _mm256_stream_ps(d, s ? _mm256_loadu_ps(s) : _mm256_set1_ps(value));
+}
+#elif defined(__SSE2__)
+constexpr int kLine = 4;
+inline void stream_line(float* d, const float* s, float value) { _mm_stream_ps(d, s ? _mm_loadu_ps(s) : _mm_set1_ps(value)); }
+#else
+constexpr int kLine = 1;
+inline void stream_line(float* d, const float* s, float value) { *d = s ? *s : value; }
+#endif
+void stream(float* dst, const float* src, float value, std::ptrdiff_t n) {
+  constexpr std::size_t bytes = kLine * sizeof(float);
+  const std::ptrdiff_t head =
+      std::min<std::ptrdiff_t>(n, std::ptrdiff_t((bytes - reinterpret_cast<std::uintptr_t>(dst) % bytes) % bytes / sizeof(float)));
+  const std::ptrdiff_t lines = (n - head) / kLine;
+  float* const d = dst + head;
+  const float* const s = src ? src + head : nullptr;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static) nowait
+    for (std::ptrdiff_t l = 0; l < lines; ++l) stream_line(d + kLine * l, s ? s + kLine * l : nullptr, value);
+#if defined(__SSE2__)
+    _mm_sfence();  // this thread's streaming stores are visible before the region ends
+#endif
+  }
+  for (std::ptrdiff_t i = 0; i < head; ++i) dst[i] = src ? src[i] : value;
+  for (std::ptrdiff_t i = head + kLine * lines; i < n; ++i) dst[i] = src ? src[i] : value;
+}
+// Copies from this many floats (4 MiB) stream; fills from 16 MiB (smaller channels are read back by
+// the deliveries right after, from the caches).
+constexpr std::ptrdiff_t kStreamCopy = 1 << 20, kStreamFill = 1 << 22;
+}  // namespace
 
 Buffer::Buffer(const Buffer& other) : host_() { *this = other; }
 
@@ -25,7 +75,9 @@ Buffer& Buffer::operator=(const Buffer& other) {
   // other's host copy is current (Host or Both). Large copies of the same size (the NaN guard's
   // snapshot of every layer, each step) by every thread; others by the vector.
   const std::ptrdiff_t n = std::ptrdiff_t(other.host_.size());
-  if (host_.size() == other.host_.size() && n >= (1 << 16)) {
+  if (host_.size() == other.host_.size() && n >= kStreamCopy) {
+    stream(host_.data(), other.host_.data(), 0.0f, n);
+  } else if (host_.size() == other.host_.size() && n >= (1 << 16)) {
     const float* src = other.host_.data();
     float* dst = host_.data();
 #pragma omp parallel for simd schedule(static)
@@ -140,6 +192,7 @@ void Buffer::fill(std::size_t offset, std::size_t n, float value) {
   // not reach the memory bandwidth.
   float* const p = host_.data() + offset;
   const std::ptrdiff_t count = std::ptrdiff_t(n);
+  if (count >= kStreamFill) return stream(p, nullptr, value, count);
 #pragma omp parallel for simd schedule(static) if (parallel : count >= (1 << 16))
   for (std::ptrdiff_t i = 0; i < count; ++i) p[i] = value;
 }

@@ -123,20 +123,23 @@ void deliver_scatter(const ConvShape& s, const float* w, const Tensor& coarse, T
       const float* a = coarse.data() + r * per_row;
       // Nonzero test 32 values at a time (vectorised compare into a bit mask), then one entry
       // per set bit: activity is sparse and irregular, so per-element branches mispredict.
-      const int len = ncx * nk;
+      // Position by position (cx known, k = offset in the position: no division per active).
       int n = 0;
-      for (int base = 0; base < len; base += 32) {
-        const int m = std::min(32, len - base);
-        std::uint32_t mask = 0;
-        if (m == 32) {
-          for (int t = 0; t < 32; ++t) mask |= std::uint32_t(a[base + t] != 0.0f) << t;
-        } else {
-          for (int t = 0; t < m; ++t) mask |= std::uint32_t(a[base + t] != 0.0f) << t;
-        }
-        while (mask) {
-          const int idx = base + std::countr_zero(mask);
-          mask &= mask - 1;
-          list[n++] = {idx / nk, idx % nk, a[idx] * scale};
+      for (int cx = 0; cx < ncx; ++cx) {
+        const float* ap = a + std::size_t(cx) * nk;
+        for (int base = 0; base < nk; base += 32) {
+          const int m = std::min(32, nk - base);
+          std::uint32_t mask = 0;
+          if (m == 32) {
+            for (int t = 0; t < 32; ++t) mask |= std::uint32_t(ap[base + t] != 0.0f) << t;
+          } else {
+            for (int t = 0; t < m; ++t) mask |= std::uint32_t(ap[base + t] != 0.0f) << t;
+          }
+          while (mask) {
+            const int k = base + std::countr_zero(mask);
+            mask &= mask - 1;
+            list[n++] = {cx, k, ap[k] * scale};
+          }
         }
       }
       counts[r] = n;
@@ -239,34 +242,35 @@ namespace {
 // patch rows [0, rows) of this pass: acc[i][.] += sum_{r, q} x[i][r prow + q] w[(r, q)][.], q ascending
 // within r ascending, so each output's sum has the same order whatever the passes and threads. The
 // partial sums are kept in `part` between passes; the last pass adds scale * sum to out[i][0, nvalid).
-template <int P>
+template <int P, int H>
 void gather_tile(const float* const* x, std::ptrdiff_t prow, int rows, int row_len, const float* w, float* part,
                  bool first, bool last, float* const* out, int nvalid, float scale) {
-  vec acc[P][2];
+  // H = 2: the whole panel of kBlock kernels; H = 1: a last panel with at most kLanes valid kernels (its
+  // zero-padded half is skipped). Each output's sum is the same either way.
+  vec acc[P][H];
   for (int i = 0; i < P; ++i)
-    for (int h = 0; h < 2; ++h) acc[i][h] = first ? vec{} : *reinterpret_cast<const vec*>(part + i * kBlock + h * kLanes);
+    for (int h = 0; h < H; ++h) acc[i][h] = first ? vec{} : *reinterpret_cast<const vec*>(part + i * kBlock + h * kLanes);
   for (int r = 0; r < rows; ++r) {
     const float* xr[P];
     for (int i = 0; i < P; ++i) xr[i] = x[i] + r * prow;
     for (int q = 0; q < row_len; ++q, w += kBlock) {
-      const vec w0 = *reinterpret_cast<const vec*>(w), w1 = *reinterpret_cast<const vec*>(w + kLanes);
+      vec wv[H];
+      for (int h = 0; h < H; ++h) wv[h] = *reinterpret_cast<const vec*>(w + h * kLanes);
       for (int i = 0; i < P; ++i) {
         const float v = xr[i][q];
-        acc[i][0] += v * w0;
-        acc[i][1] += v * w1;
+        for (int h = 0; h < H; ++h) acc[i][h] += v * wv[h];
       }
     }
   }
   if (!last) {
     for (int i = 0; i < P; ++i)
-      for (int h = 0; h < 2; ++h) *reinterpret_cast<vec*>(part + i * kBlock + h * kLanes) = acc[i][h];
+      for (int h = 0; h < H; ++h) *reinterpret_cast<vec*>(part + i * kBlock + h * kLanes) = acc[i][h];
     return;
   }
   for (int i = 0; i < P; ++i) {
     float* o = out[i];
-    if (nvalid == kBlock) {
-      for (int k = 0; k < kLanes; ++k) o[k] += scale * acc[i][0][k];
-      for (int k = 0; k < kLanes; ++k) o[kLanes + k] += scale * acc[i][1][k];
+    if (nvalid == H * kLanes) {
+      for (int h = 0; h < H; ++h) *reinterpret_cast<vec*>(o + h * kLanes) += scale * acc[i][h];
     } else {
       for (int k = 0; k < nvalid; ++k) o[k] += scale * acc[i][k / kLanes][k % kLanes];
     }
@@ -275,11 +279,12 @@ void gather_tile(const float* const* x, std::ptrdiff_t prow, int rows, int row_l
 
 using TileFn = void (*)(const float* const*, std::ptrdiff_t, int, int, const float*, float*, bool, bool, float* const*,
                         int, float);
-template <int... P>
+template <int H, int... P>
 constexpr std::array<TileFn, sizeof...(P) + 1> tile_table(std::integer_sequence<int, P...>) {
-  return {nullptr, &gather_tile<P + 1>...};
+  return {nullptr, &gather_tile<P + 1, H>...};
 }
-constexpr auto kTiles = tile_table(std::make_integer_sequence<int, kRows>{});
+constexpr auto kTiles = tile_table<2>(std::make_integer_sequence<int, kRows>{});
+constexpr auto kHalfTiles = tile_table<1>(std::make_integer_sequence<int, kRows>{});
 }  // namespace
 
 void deliver_gather(const ConvShape& s, const float* wt, const Tensor& fine, Tensor& coarse, float scale) {
@@ -329,34 +334,53 @@ void deliver_gather(const ConvShape& s, const float* wt, const Tensor& fine, Ten
   const long ngroups = (nmt + group - 1) / group;
   const double in_bytes = double(padded_copy ? padded.size() : fine.size()) * sizeof(float);
   const double w_bytes = double(nkb) * ksize * kBlock * sizeof(float);
-  const bool by_group = double(ngroups) * w_bytes < double(nkb) * in_bytes;
-  const long units = long(nkb) * ngroups;
+  // By block, the outputs are read and written once per block (in pieces of kBlock floats of each
+  // position's nk, a cache line or two each), and so is the input; by group, the weights are read
+  // once per group while the group's outputs and inputs stay cached.
+  const double out_bytes = double(M) * nk * sizeof(float);
+  const bool by_group = double(ngroups) * w_bytes < double(nkb) * in_bytes + (nkb > 1 ? 2.0 * out_bytes : 0.0);
+  // One pass over the patch rows (the usual case) and ordered by group: each tile does every kernel
+  // block in turn, so that its positions' outputs (nk contiguous floats each) are written whole, tile
+  // after tile, in address order (the hardware prefetchers follow; block after block, each tile's
+  // outputs are 8 lines a page or more apart, which no prefetcher follows), while the group's inputs
+  // stay in the L1 cache and the packed weights (nkb panels) in the L2 cache.
+  const bool tile_major = by_group && rows_per_pass >= s.patch_y && nkb > 1;
+  const long units = tile_major ? ngroups : long(nkb) * ngroups;
+  float* const dst = coarse.data();
   std::vector<std::vector<float>> parts(std::size_t(T), std::vector<float>(std::size_t(group) * kRows * kBlock));
 #pragma omp parallel num_threads(T)
   {
     std::vector<float>& part = parts[std::size_t(omp_get_thread_num())];
+    // Tile `tile`'s positions x kernel block kb over patch rows [r0, r0 + rows).
+    auto run_tile = [&](long tile, int kb, int r0, int rows, float* tile_part) {
+      const long m0 = tile * kRows;
+      const int P = int(std::min<long>(kRows, M - m0));
+      const int k0 = kb * kBlock, nvalid = std::min(kBlock, nk - k0);
+      const float* wpass = wt + std::size_t(kb) * ksize * kBlock + std::size_t(r0) * row_len * kBlock;
+      const float* x[kRows];
+      float* out[kRows];
+      for (int i = 0; i < P; ++i) {
+        x[i] = position(m0 + i) + r0 * prow;
+        out[i] = dst + std::size_t(m0 + i) * nk + k0;
+      }
+      (nvalid <= kLanes ? kHalfTiles : kTiles)[P](x, prow, rows, row_len, wpass, tile_part, r0 == 0,
+                                                  r0 + rows >= s.patch_y, out, nvalid, scale);
+    };
 #pragma omp for schedule(static)
     for (long u = 0; u < units; ++u) {
+      if (tile_major) {
+        const long g0 = u * group, g1 = std::min(nmt, g0 + group);
+        for (long tile = g0; tile < g1; ++tile)
+          for (int kb = 0; kb < nkb; ++kb) run_tile(tile, kb, 0, s.patch_y, part.data());
+        continue;
+      }
       const int kb = int(by_group ? u % nkb : u / ngroups);
       const long g = by_group ? u / nkb : u % ngroups;
       const long g0 = g * group, g1 = std::min(nmt, g0 + group);
-      const int k0 = kb * kBlock, nvalid = std::min(kBlock, nk - k0);
-      const float* panel = wt + std::size_t(kb) * ksize * kBlock;
       for (int r0 = 0; r0 < s.patch_y; r0 += rows_per_pass) {
         const int rows = std::min(rows_per_pass, s.patch_y - r0);
-        const float* wpass = panel + std::size_t(r0) * row_len * kBlock;
-        for (long tile = g0; tile < g1; ++tile) {
-          const long m0 = tile * kRows;
-          const int P = int(std::min<long>(kRows, M - m0));
-          const float* x[kRows];
-          float* out[kRows];
-          for (int i = 0; i < P; ++i) {
-            x[i] = position(m0 + i) + r0 * prow;
-            out[i] = coarse.data() + std::size_t(m0 + i) * nk + k0;
-          }
-          kTiles[P](x, prow, rows, row_len, wpass, part.data() + std::size_t(tile - g0) * kRows * kBlock, r0 == 0,
-                    r0 + rows >= s.patch_y, out, nvalid, scale);
-        }
+        for (long tile = g0; tile < g1; ++tile)
+          run_tile(tile, kb, r0, rows, part.data() + std::size_t(tile - g0) * kRows * kBlock);
       }
     }
   }

@@ -160,4 +160,12 @@ TEST(BackendPerfCheck, FullFieldAndManyPositionShapes) {
   check_case(fixed_case(Geometry{6, 2, 5}, Geometry{3, 1, 33}, 2, 2, 5, 0.4f, 5), 1004);
 }
 
+// Convolutional sparse coding's shape (bench_lca_iteration's BM_GatherCsc, on a smaller image): one
+// fine feature, stride 1, 12x12 patches overlapping by 11 (padded on every side), 144 kernels (a last
+// gather panel half full), the coarse layer as large as the fine one, sparse and dense activity.
+TEST(BackendPerfCheck, ConvolutionalSparseCodingShape) {
+  check_case(fixed_case(Geometry{37, 29, 1}, Geometry{37, 29, 144}, 1, 12, 1, 0.01f, 6), 1005);
+  check_case(fixed_case(Geometry{21, 18, 1}, Geometry{21, 18, 144}, 1, 12, 2, 0.5f, 7), 1006);
+}
+
 }  // namespace
