@@ -370,8 +370,16 @@ void deliver_gather(const ConvShape& s, const float* wt, const Tensor& fine, Ten
     for (long u = 0; u < units; ++u) {
       if (tile_major) {
         const long g0 = u * group, g1 = std::min(nmt, g0 + group);
-        for (long tile = g0; tile < g1; ++tile)
+        for (long tile = g0; tile < g1; ++tile) {
+          // The outputs two tiles ahead into the cache meanwhile (the tiles add to them).
+          const long ahead = (tile + 2) * kRows;
+          if (ahead < M) {
+            const float* p0 = dst + std::size_t(ahead) * nk;
+            const std::size_t n = std::size_t(std::min<long>(kRows, M - ahead)) * nk;
+            for (std::size_t j = 0; j < n; j += 64 / sizeof(float)) __builtin_prefetch(p0 + j, 1, 3);
+          }
           for (int kb = 0; kb < nkb; ++kb) run_tile(tile, kb, 0, s.patch_y, part.data());
+        }
         continue;
       }
       const int kb = int(by_group ? u % nkb : u / ngroups);
