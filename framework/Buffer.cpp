@@ -11,10 +11,11 @@
 namespace laminar {
 
 namespace {
-// Streaming stores for large buffers that are not read again soon (the NaN guard's snapshot copies,
-// the clearing of a layer's large input channels): stores that bypass the caches write each line once,
-// without first reading it (a normal store's read for ownership), so they move 2/3 (copy) or 1/2
-// (fill) of the bytes. dst[i] = src ? src[i] : value for i < n, by every thread.
+// Streaming stores for large copies that are not read again soon (the NaN guard's snapshots): stores
+// that bypass the caches write each line once, without first reading it (a normal store's read for
+// ownership), so a copy moves 2/3 of the bytes. dst[i] = src ? src[i] : value for i < n, by every
+// thread. (Fills do not stream: a cleared input channel is read back by the delivery right after, and
+// much of a 38 MB channel is then still in the L3 cache; streaming it measured slower.)
 #if defined(__AVX512F__)
 constexpr int kLine = 16;
 inline void stream_line(float* d, const float* s, float value) {
@@ -50,9 +51,8 @@ void stream(float* dst, const float* src, float value, std::ptrdiff_t n) {
   for (std::ptrdiff_t i = 0; i < head; ++i) dst[i] = src ? src[i] : value;
   for (std::ptrdiff_t i = head + kLine * lines; i < n; ++i) dst[i] = src ? src[i] : value;
 }
-// Copies from this many floats (4 MiB) stream; fills from 16 MiB (smaller channels are read back by
-// the deliveries right after, from the caches).
-constexpr std::ptrdiff_t kStreamCopy = 1 << 20, kStreamFill = 1 << 22;
+// Copies from this many floats (4 MiB) stream.
+constexpr std::ptrdiff_t kStreamCopy = 1 << 20;
 }  // namespace
 
 Buffer::Buffer(const Buffer& other) : host_() { *this = other; }
@@ -192,7 +192,6 @@ void Buffer::fill(std::size_t offset, std::size_t n, float value) {
   // not reach the memory bandwidth.
   float* const p = host_.data() + offset;
   const std::ptrdiff_t count = std::ptrdiff_t(n);
-  if (count >= kStreamFill) return stream(p, nullptr, value, count);
 #pragma omp parallel for simd schedule(static) if (parallel : count >= (1 << 16))
   for (std::ptrdiff_t i = 0; i < count; ++i) p[i] = value;
 }
