@@ -393,6 +393,8 @@ def main():
                 f[key].attrs[k] = v
 
     natural, examples = study_natural(exe, cfg, dicts, x, nat, out, log, threads)
+    np.savez_compressed(os.path.join(out, "examples.npz"), **{
+        f"{key}_{what}_{i}": v for key, ex in examples.items() for i, e in ex.items() for what, v in e.items()})
     tests, pruning_tests = statistics(natural, attrs)
     fits = kernel_fits(dicts, attrs)
     kde = {key: A.kde_2d(fits[key]["theta0"], fits[key]["b_theta"]) for key, _ in DICTS}
