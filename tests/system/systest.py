@@ -199,6 +199,18 @@ class Checker:
         return 0
 
 
+def numbers(x, path=""):
+    """(path, value) of every number in a JSON-like tree (dicts and lists), e.g. "table1.pixels.0.0.mean"."""
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from numbers(v, f"{path}.{k}" if path else k)
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            yield from numbers(v, f"{path}[{i}]")
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        yield path, x
+
+
 class workdir:
     """A temporary folder, or $LAMINAR_TEST_KEEP (kept, for looking at the files after a failure)."""
 

@@ -33,17 +33,6 @@ FIGURES = ("fig6_mean_activation.png", "fig7_single_modality.png", "fig8_activit
            "fig9_tsne.png", "fig11_generation.png", "cell_types.png", "mean_activation_by_class.png", "energy.png")
 
 
-def numbers(x, path=""):
-    if isinstance(x, dict):
-        for k, v in x.items():
-            yield from numbers(v, f"{path}.{k}" if path else k)
-    elif isinstance(x, list):
-        for i, v in enumerate(x):
-            yield from numbers(v, f"{path}[{i}]")
-    elif isinstance(x, (int, float)) and not isinstance(x, bool):
-        yield path, x
-
-
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -70,7 +59,7 @@ def main(argv):
             chk.true(f"{png} written", os.path.exists(p) and open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n")
         res = json.load(open(os.path.join(out, "results.json")))
         chk.true("results.json lists the figures", sorted(res["figures"]) == sorted(FIGURES), str(res["figures"]))
-        bad = [p for p, v in numbers(res) if not math.isfinite(v)]
+        bad = [p for p, v in st.numbers(res) if not math.isfinite(v)]
         chk.true("every number in results.json is finite", not bad, ", ".join(bad[:5]))
         for m in ("dsc", "ffa"):
             r = res[m]

@@ -35,17 +35,6 @@ FIGURES = ("fig2abc_dictionaries.png", "fig2d_sparseness_psnr.png", "fig3a_kerne
 KEYS = ("hom_pre", "hom_post", "het_pre", "het_post", "rand_post")
 
 
-def numbers(x, path=""):
-    if isinstance(x, dict):
-        for k, v in x.items():
-            yield from numbers(v, f"{path}.{k}" if path else k)
-    elif isinstance(x, list):
-        for i, v in enumerate(x):
-            yield from numbers(v, f"{path}[{i}]")
-    elif isinstance(x, (int, float)) and not isinstance(x, bool):
-        yield path, x
-
-
 def reconstruct(code, W):
     """sum_k d_k * a_k with Laminar's offset (kernel rows y-5 .. y+6 for 12x12), by scipy's 2-D convolution."""
     from scipy.signal import convolve2d
@@ -83,7 +72,7 @@ def main(argv):
             chk.true(f"{png} written", os.path.exists(p) and open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n")
         res = json.load(open(os.path.join(out, "results.json")))
         chk.true("results.json lists the figures", sorted(res["figures"]) == sorted(FIGURES), str(res["figures"]))
-        bad = [p for p, v in numbers(res) if not math.isfinite(v)]
+        bad = [p for p, v in st.numbers(res) if not math.isfinite(v)]
         chk.true("every number in results.json is finite", not bad, ", ".join(bad[:5]))
 
         with h5py.File(os.path.join(out, "dictionaries.h5"), "r") as f:
@@ -123,7 +112,7 @@ def main(argv):
         for t in res["u_tests"]:
             want = mannwhitneyu(nat[t["a"]][t["what"]], nat[t["b"]][t["what"]], alternative="two-sided")
             chk.close(f"U test {t['what']} {t['a']} vs {t['b']}", t["U"], float(want.statistic), rtol=1e-12)
-        accs = [v for p, v in numbers(res["table1"]) if p.endswith(".mean")]
+        accs = [v for p, v in st.numbers(res["table1"]) if p.endswith(".mean")]
         chk.true("table 1 accuracies in [0, 100]", accs and all(0 <= a <= 100 for a in accs), str(accs))
     return chk.exit()
 
