@@ -179,7 +179,7 @@ TEST(Params, NumberOrListOfNumbers) {
       << error("b:\n  widths: [3, 0]\n");
   EXPECT_NE(error("b:\n  widths: 181\n").find("got '181'"), std::string::npos);
   EXPECT_NE(error("b:\n  angles: [1, x]\n").find("got item 2 = 'x'"), std::string::npos);
-  EXPECT_NE(error("b:\n  angles: []\n").find("expected a number or a non-empty list of numbers"), std::string::npos);
+  EXPECT_NE(error("b:\n  angles: []\n").find("(this one is empty), got a list"), std::string::npos);
   EXPECT_NE(error("b:\n  angles: {a: 1}\n").find("got a mapping"), std::string::npos);
   EXPECT_NE(error("b:\n  angles: [[1]]\n").find("got item 1 = a list"), std::string::npos);
 }
