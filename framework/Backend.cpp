@@ -116,6 +116,42 @@ void lca_dispatch(std::ptrdiff_t n, const float* ge, const float* gi, float* u, 
   else lca_loop_per_element<K>(n, ge, gi, u, a, st);
 }
 
+// Momentum (st.momentum > 0): either integrator's plain step, then math::membrane_momentum's heavy-ball
+// update with each value's previous step `prev`; per batch element with its factor where st.factors has
+// them (batch 1, the constant decay or rate, otherwise). A separate loop: momentum 0 runs the ones above.
+template <math::Threshold K, bool Euler>
+void lca_loop_momentum(std::ptrdiff_t m, std::ptrdiff_t batch, const float* ge, const float* gi, float* u,
+                       float* a, float* prev, const LcaStep& st) {
+  const float self = st.self, mu = st.momentum, constant = Euler ? st.rate : st.decay;
+  const float* factors = st.factors.empty() ? nullptr : st.factors.data();
+  const math::ThresholdParams th = st.threshold;
+  const bool exc = ge != nullptr, inh = gi != nullptr;
+#pragma omp parallel if (m * batch >= kParallelMin)
+  for (std::ptrdiff_t b = 0; b < batch; ++b) {
+    const float factor = factors ? factors[b] : constant;
+    const std::ptrdiff_t o = b * m;
+#pragma omp for simd schedule(static) nowait
+    for (std::ptrdiff_t i = o; i < o + m; ++i) {
+      const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
+      const float plain =
+          Euler ? math::membrane_euler(u[i], drive, factor) : math::membrane_exponential(u[i], drive, factor);
+      u[i] = math::membrane_momentum(u[i], plain, prev[i], mu);
+      a[i] = math::threshold_of<K>(u[i], th);
+    }
+  }
+}
+
+template <math::Threshold K>
+void lca_momentum(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, float* prev,
+                  const LcaStep& st) {
+  const std::ptrdiff_t batch = st.factors.empty() ? 1 : std::ptrdiff_t(st.factors.size());
+  if (n % batch != 0)
+    throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
+                        std::to_string(n) + " values");
+  if (st.euler) lca_loop_momentum<K, true>(n / batch, batch, ge, gi, u, a, prev, st);
+  else lca_loop_momentum<K, false>(n / batch, batch, ge, gi, u, a, prev, st);
+}
+
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
@@ -158,6 +194,17 @@ class CpuBackend final : public Backend {
     float* up = u.data();
     float* ap = a.data();
     using T = math::Threshold;
+    if (st.momentum > 0.0f) {
+      if (!st.previous || st.previous->size() != u.size())
+        throw InternalError("lca_update: momentum without a previous-step buffer of the membrane's size");
+      float* pp = st.previous->data();
+      switch (st.threshold.kind) {
+        case T::Soft: return lca_momentum<T::Soft>(n, ge, gi, up, ap, pp, st);
+        case T::SoftNonNegative: return lca_momentum<T::SoftNonNegative>(n, ge, gi, up, ap, pp, st);
+        case T::Hard: return lca_momentum<T::Hard>(n, ge, gi, up, ap, pp, st);
+        case T::Firm: return lca_momentum<T::Firm>(n, ge, gi, up, ap, pp, st);
+      }
+    }
     switch (st.threshold.kind) {
       case T::Soft: lca_dispatch<T::Soft>(n, ge, gi, up, ap, st); break;
       case T::SoftNonNegative: lca_dispatch<T::SoftNonNegative>(n, ge, gi, up, ap, st); break;

@@ -50,6 +50,11 @@ struct LcaStep {
   // one value per batch element of the buffers, used by that element instead of `decay` (exponential)
   // or `rate` (euler). Empty: every element takes `decay`/`rate` (the constant-dt loop, unchanged).
   std::vector<float> factors;
+  // Heavy-ball momentum (LCA `momentum`): when momentum > 0, `previous` (the membrane's shape) holds each
+  // value's last step and u moves by (the integrator's step) + momentum * previous, which is then stored
+  // there (math::membrane_momentum). momentum 0: the plain update, `previous` unused.
+  float momentum = 0.0f;
+  Tensor* previous = nullptr;
 };
 
 // Per batch element reductions (in double) for probes and the NaN guard.

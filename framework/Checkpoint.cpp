@@ -199,6 +199,7 @@ std::string CheckpointWriter::write(const Network& net, long step, const OutputM
   // Under MPI every process takes part (the layers are gathered to rank 0, which writes).
   struct LayerState {
     Tensor activity, membrane;
+    std::vector<std::pair<std::string, Tensor>> buffers;  // Layer::state_buffers()
     std::vector<std::int64_t> items;
     bool has_items = false;
   };
@@ -208,6 +209,7 @@ std::string CheckpointWriter::write(const Network& net, long step, const OutputM
     Tensor scratch;
     states[i].activity = l.gathered(l.activity(), scratch).host_copy();  // (a GPU's buffers: one download)
     if (l.has_membrane()) states[i].membrane = l.gathered(l.membrane(), scratch).host_copy();
+    for (const auto& [name, t] : l.saved_buffers()) states[i].buffers.emplace_back(name, l.gathered(*t, scratch).host_copy());
     states[i].has_items = l.current_items() != nullptr;
     states[i].items = l.gathered_items();
   }
@@ -232,6 +234,7 @@ std::string CheckpointWriter::write(const Network& net, long step, const OutputM
       const std::string g = "layers/" + l.name();
       f.dataset(g + "/activity", H5T_NATIVE_FLOAT, st.activity.data(), shape_of(st.activity));
       if (l.has_membrane()) f.dataset(g + "/membrane", H5T_NATIVE_FLOAT, st.membrane.data(), shape_of(st.membrane));
+      for (const auto& [name, t] : st.buffers) f.dataset(g + "/" + name, H5T_NATIVE_FLOAT, t.data(), shape_of(t));
       if (st.has_items) {
         std::vector<long long> v(st.items.begin(), st.items.end());
         f.dataset(g + "/items", H5T_NATIVE_LLONG, v.data(), {v.size()});
@@ -497,6 +500,12 @@ void restore_checkpoint(Network& net, const CheckpointInfo& info) {
     };
     put(f.read<float>(g + "/activity", H5T_NATIVE_FLOAT, shape), l.activity());
     if (l.has_membrane()) put(f.read<float>(g + "/membrane", H5T_NATIVE_FLOAT, shape), l.membrane());
+    for (const auto& [name, t] : l.state_buffers()) {
+      if (!f.has(g + "/" + name))
+        throw UserError(info.path + ": no " + g + "/" + name + " (layer '" + l.name() +
+                        "' keeps it as state, e.g. LCA momentum > 0, but the run that wrote this checkpoint did not)");
+      put(f.read<float>(g + "/" + name, H5T_NATIVE_FLOAT, shape), *t);
+    }
   }
   for (auto& c : net.connections())
     for (const StateArray& s : c->state()) {

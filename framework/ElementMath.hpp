@@ -107,6 +107,14 @@ LAMINAR_HD inline float membrane_exponential(float u, float drive_plus_self, flo
 LAMINAR_HD inline float membrane_euler(float u, float drive_plus_self, float dt_over_tau) {
   return u + dt_over_tau * (drive_plus_self - u);
 }
+// Heavy-ball momentum on either integrator's step (LCA `momentum`, after OpenPV's MomentumLCALayer):
+// with `plain` the integrator's new membrane, the step delta = (plain - u) + mu * previous moves the
+// membrane and is kept in `previous` for the next step (0 at the start and at every membrane reset).
+LAMINAR_HD inline float membrane_momentum(float u, float plain, float& previous, float mu) {
+  const float step = (plain - u) + mu * previous;
+  previous = step;
+  return u + step;
+}
 
 // Error layer: e = scale (excitatory - inhibitory), e.g. input minus reconstruction.
 LAMINAR_HD inline float error_value(float excitatory, float inhibitory, float scale) {

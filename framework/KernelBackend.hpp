@@ -168,6 +168,16 @@ class KernelBackend final : public Backend {
     const float* gi = inh ? inh->on(m) : nullptr;
     float* up = u.on(m);
     float* ap = a.on(m);
+    if (st.momentum > 0.0f) {
+      if (!st.previous || st.previous->size() != u.size())
+        throw InternalError("lca_update: momentum without a previous-step buffer of the membrane's size");
+      if (!st.factors.empty() && u.size() % st.factors.size() != 0)
+        throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
+                            std::to_string(u.size()) + " values");
+      if (st.euler) lca_momentum<K, true>(st, ge, gi, up, ap, st.previous->on(m), index(u.size()));
+      else lca_momentum<K, false>(st, ge, gi, up, ap, st.previous->on(m), index(u.size()));
+      return;
+    }
     if (!st.factors.empty()) {  // a dt per batch element
       if (u.size() % st.factors.size() != 0)
         throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
@@ -189,6 +199,22 @@ class KernelBackend final : public Backend {
     const std::size_t batch = st.factors.size();
     F k{ge, gi, up, ap, nullptr, n / index(batch), st.self, st.threshold, {}};
     if (batch <= std::size_t(F::kInline)) {
+      std::copy(st.factors.begin(), st.factors.end(), k.inline_factor);
+    } else {  // more than travel in the functor: copied to the executor's memory
+      float* f = device_factors(batch);
+      exec_.upload(f, st.factors.data(), batch * sizeof(float));
+      k.factor = f;
+    }
+    exec_.for_each(n, k);
+  }
+  template <math::Threshold K, bool Euler>
+  void lca_momentum(const LcaStep& st, const float* ge, const float* gi, float* up, float* ap, float* pp, index n) {
+    using F = kernels::LcaUpdateMomentum<K, Euler>;
+    const std::size_t batch = st.factors.empty() ? 1 : st.factors.size();
+    F k{ge, gi, up, ap, pp, nullptr, n / index(batch), st.self, st.momentum, st.threshold, {}};
+    if (st.factors.empty()) {
+      k.inline_factor[0] = Euler ? st.rate : st.decay;
+    } else if (batch <= std::size_t(F::kInline)) {
       std::copy(st.factors.begin(), st.factors.end(), k.inline_factor);
     } else {  // more than travel in the functor: copied to the executor's memory
       float* f = device_factors(batch);

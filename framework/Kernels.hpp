@@ -257,6 +257,32 @@ struct LcaUpdatePerElement {
   }
 };
 
+// The step with heavy-ball momentum (LCA `momentum` > 0): either integrator's plain step, then
+// math::membrane_momentum with each value's previous step `prev`. Per batch element b = i / element, its
+// factor as in LcaUpdatePerElement; a constant factor is batch 1 (element = every value, inline_factor[0]).
+template <math::Threshold K, bool Euler>
+struct LcaUpdateMomentum {
+  static constexpr int kInline = 64;
+  const float* ge;      // excitatory channel (nullptr: unused)
+  const float* gi;      // inhibitory channel (nullptr: unused)
+  float* u;
+  float* a;
+  float* prev;          // the previous step, the membrane's shape
+  const float* factor;  // [batch] in the executor's memory, or nullptr: inline_factor holds them
+  index element;        // values per batch element
+  float self, mu;
+  math::ThresholdParams th;
+  float inline_factor[kInline];
+  LAMINAR_HD void operator()(index i) const {
+    const index b = i / element;
+    const float f = factor ? factor[b] : inline_factor[b];
+    const float drive = (ge ? ge[i] : 0.0f) - (gi ? gi[i] : 0.0f) + self * a[i];
+    const float plain = Euler ? math::membrane_euler(u[i], drive, f) : math::membrane_exponential(u[i], drive, f);
+    u[i] = math::membrane_momentum(u[i], plain, prev[i], mu);
+    a[i] = math::threshold_of<K>(u[i], th);
+  }
+};
+
 struct ErrorUpdate {
   const float* ge;
   const float* gi;

@@ -84,6 +84,14 @@ class Layer {
   // a membrane was reset (the index of its next random initial state). Saved with the buffers.
   virtual std::vector<std::pair<std::string, long long>> counters() const { return {}; }
   virtual void set_counter(const std::string& name, long long value) {}
+  // Layer-shaped state buffers beyond activity and membrane (e.g. an LCA layer's momentum step), by name:
+  // saved in checkpoints as layers/<layer>/<name> and restored on resume, kept in the NaN guard's
+  // snapshots, counted by the memory estimate. The same names before and after allocate().
+  virtual std::vector<std::pair<std::string, Tensor*>> state_buffers() { return {}; }
+  std::vector<std::pair<std::string, const Tensor*>> saved_buffers() const {
+    const auto v = const_cast<Layer*>(this)->state_buffers();
+    return {v.begin(), v.end()};
+  }
   // Resuming at `step` (steps 0..step-1 already run), after initialize(): bring derived state (e.g.
   // the data an input layer shows, its items and presence) to what it was at the end of step - 1.
   // The framework then restores activity, membrane and counters from the checkpoint.

@@ -272,7 +272,8 @@ MemoryEstimate Network::memory() const {
     const Tile t = comm.tile(g, sim_.batch_size);
     const double cells = double(t.ny) * t.nx * g.nf * t.nb;
     largest_layer = std::max(largest_layer, double(g.nx) * g.ny * g.nf * sim_.batch_size * sizeof(float));
-    const int state = 1 + (l->has_membrane() ? 1 : 0);                // activity (+ membrane)
+    // activity (+ membrane) (+ layer-shaped state, e.g. LCA momentum's previous step)
+    const int state = 1 + (l->has_membrane() ? 1 : 0) + int(l->saved_buffers().size());
     const int buffers = state + 2 + (guard ? state : 0);              // + two channels (+ guard copy)
     m.items.push_back({cells * buffers * sizeof(float), "layers." + l->name(), &l->params(),
                        std::to_string(t.ny) + "x" + std::to_string(t.nx) + "x" + std::to_string(g.nf) +

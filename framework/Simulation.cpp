@@ -67,6 +67,7 @@ const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGT
 struct Simulation::Snapshot {
   long step = -1;
   std::vector<Tensor> activity, membrane;
+  std::vector<std::vector<Tensor>> buffers;  // Layer::state_buffers()
   std::vector<std::vector<std::pair<std::string, long long>>> counters;
   std::vector<std::vector<std::vector<float>>> connections;  // plastic connections' state arrays
   long weight_changes = -1;  // Simulation::weight_changes_ when `connections` was copied
@@ -80,9 +81,13 @@ void Simulation::take_snapshot(Snapshot& s, long step) {
   s.activity.resize(layers.size());
   s.membrane.resize(layers.size());
   s.counters.resize(layers.size());
+  s.buffers.resize(layers.size());
   for (std::size_t i = 0; i < layers.size(); ++i) {
     s.activity[i] = layers[i]->activity();
     if (layers[i]->has_membrane()) s.membrane[i] = layers[i]->membrane();
+    const auto buffers = layers[i]->state_buffers();
+    s.buffers[i].resize(buffers.size());
+    for (std::size_t k = 0; k < buffers.size(); ++k) s.buffers[i][k] = *buffers[k].second;
     s.counters[i] = layers[i]->counters();
   }
   if (s.weight_changes == weight_changes_) return finish_snapshot(s);  // the weights did not change
@@ -116,6 +121,8 @@ void Simulation::restore_snapshot(const Snapshot& s) {
     for (const auto& [name, value] : s.counters[i]) l.set_counter(name, value);
     l.activity().buffer() = s.activity[i].buffer();  // device to device for a device-resident run
     if (l.has_membrane()) l.membrane().buffer() = s.membrane[i].buffer();
+    const auto buffers = l.state_buffers();
+    for (std::size_t k = 0; k < buffers.size(); ++k) buffers[k].second->buffer() = s.buffers[i][k].buffer();
   }
   for (std::size_t i = 0; i < net_.connections().size(); ++i) {
     Connection& c = *net_.connections()[i];

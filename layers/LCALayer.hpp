@@ -15,6 +15,7 @@ class LCALayer : public Layer {
   bool stateful() const override { return true; }
   bool has_membrane() const override { return true; }
   void resolve(Network& net) override;
+  void allocate(int batch) override;
   void initialize(const SimulationConfig& sim) override;
   void begin_step(long step) override;
   void update(long step) override;
@@ -26,6 +27,13 @@ class LCALayer : public Layer {
   double tau() const { return tau_; }
   double dt() const { return dt_; }
   bool euler() const { return euler_; }
+  // Heavy-ball momentum (the `momentum` key, 0: none): u moves by its integrator's step plus momentum
+  // times its previous step, which is kept per value (state_buffers(): "momentum_step", only when > 0).
+  double momentum() const { return momentum_; }
+  std::vector<std::pair<std::string, Tensor*>> state_buffers() override {
+    if (momentum_ > 0) return {{"momentum_step", &previous_}};
+    return {};
+  }
   // An adaptive timestep (probes/AdaptiveTimestepProbe.hpp): `scale`, owned by that probe and set by it
   // before each step's updates, holds one multiplier of dt per batch element of the whole batch
   // (simulation.batch_size). Batch element b then integrates with dt_b = scale[b] * dt (forward Euler:
@@ -43,6 +51,8 @@ class LCALayer : public Layer {
   math::ThresholdParams threshold_;
   double tau_ = 100.0, dt_ = 1.0;
   bool euler_ = false;
+  double momentum_ = 0.0;
+  Tensor previous_;  // each value's last membrane step (momentum > 0 only; zero at start and every reset)
   bool self_interaction_ = true;
   Layer* reset_on_ = nullptr;
   unsigned long long seed_ = 1;
