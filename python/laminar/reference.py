@@ -223,6 +223,7 @@ class LCAParams:
     integrator: str = "exponential"  # or "euler"
     init_value: float = 0.0
     reset_on_input: bool = False
+    momentum: float = 0.0  # heavy ball: delta = (integrator's step) + momentum * previous delta
 
 
 @dataclasses.dataclass
@@ -334,18 +335,25 @@ class LCANetwork:
         x, items = self.present(0)
         u = self.init_membrane()
         a = self.T(u)  # a(-1)
+        step = np.zeros_like(u)  # the previous membrane step (momentum), zero at the start and every reset
         for n in range(steps):
             if n > 0 and n % dp == 0:
                 x, items = self.present(n // dp)
             if p.reset_on_input and n > 0 and n % dp == 0:  # before the error reads the code
                 u = self.init_membrane()
                 a = self.T(u)
+                step = np.zeros_like(u)
             e = self.error_scale * (x - phi(self.W, a, self.fine_shape, self.stride))
             a_start = a  # the code e(n) was computed from: the Energy probe's LCA term
             drive = phi_t(self.W, e, self.coarse_shape, self.stride)
             if p.self_interaction:
                 drive = drive + a
-            u = self.integrate(u, drive, None if timescale is None else timescale[n])
+            plain = self.integrate(u, drive, None if timescale is None else timescale[n])
+            if p.momentum > 0:  # heavy ball: the integrator's step plus momentum times the previous one
+                step = (plain - u) + p.momentum * step
+                u = u + step
+            else:
+                u = plain
             a = self.T(u)
             if self.dictionary.learning_rate > 0 and (n + 1) % dp == 0:
                 self.learn(a, e)

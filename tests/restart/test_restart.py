@@ -1,8 +1,9 @@
 """Runs that survive (issue 6): exact restart, SIGKILL/SIGTERM, non-finite guard, foreign checkpoints.
 
 usage: test_restart.py LAMINAR CASE [MPIRUN]
-CASE: equality | adaptive | sigkill | sigterm | nonfinite | refuse | identity | crafted | diskfull | mpi
-(adaptive: the equality case with an AdaptiveTimestep probe, restarted mid display period)
+CASE: equality | adaptive | momentum | sigkill | sigterm | nonfinite | refuse | identity | crafted | diskfull | mpi
+(adaptive: the equality case with an AdaptiveTimestep probe, restarted mid display period;
+momentum: the equality case with LCA momentum 0.9, whose previous-step buffer is checkpointed)
 
 The reference for every restart is the same network run without interruption: every dataset of
 laminar.h5 and every CSV table must be bit-identical (the definition of an exact restart). The
@@ -31,7 +32,7 @@ simulation: {{steps: {steps}, display_period: 25, batch_size: 2, output: {tmp}/o
 layers:
   Input: {{type: ImageInput, path: {data}, shuffle: true, normalize: standardize}}
   E: {{type: Error}}
-  V1: {{type: LCA, nx: {n}, ny: {n}, nf: {nf}, tau: 20, lambda: 0.1, init_membrane: uniform, reset_on: Input}}
+  V1: {{type: LCA, nx: {n}, ny: {n}, nf: {nf}, tau: 20, lambda: 0.1, init_membrane: uniform, reset_on: Input{v1extra}}}
 connections:
   I: {{type: Identity, pre: Input, post: E}}
   D: {{type: Convolution, pre: V1, post: E, channel: inhibitory, patch_size: 4, learning_rate: 0.05, momentum: 0.5}}
@@ -48,7 +49,7 @@ probes:
 ADAPTIVE = "  Timestep: {type: AdaptiveTimestep, energy: Energy, tau_factor: 0.5, growth_factor: 0.5}\n"
 
 
-def make(steps=200, every=30, size=12, n=6, nf=4, images=7, nan_at=None, extra=""):
+def make(steps=200, every=30, size=12, n=6, nf=4, images=7, nan_at=None, extra="", v1extra=""):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((images, size, size, 1)).astype(np.float32)
     if nan_at is not None:
@@ -58,7 +59,8 @@ def make(steps=200, every=30, size=12, n=6, nf=4, images=7, nan_at=None, extra="
         f["images"] = x
     p = os.path.join(tmp, "p.yaml")
     with open(p, "w") as f:
-        f.write(NET.format(steps=steps, every=every, tmp=tmp, data=data, n=n, nf=nf, extra=extra))
+        f.write(NET.format(steps=steps, every=every, tmp=tmp, data=data, n=n, nf=nf, extra=extra,
+                           v1extra=v1extra))
     return p
 
 
@@ -146,8 +148,8 @@ def reference(params, prefix=()):
     return ref, time.time() - t0
 
 
-if case in ("equality", "adaptive"):
-    p = make(extra=ADAPTIVE if case == "adaptive" else "")
+if case in ("equality", "adaptive", "momentum"):
+    p = make(extra=ADAPTIVE if case == "adaptive" else "", v1extra=", momentum: 0.9" if case == "momentum" else "")
     ref, _ = reference(p)
     out = os.path.join(tmp, "cut")
     run(p, "-o", out, "--steps", "70")               # ends at 70 (checkpoints 60, 70)
@@ -164,6 +166,14 @@ if case in ("equality", "adaptive"):
         ts = datasets(os.path.join(ref, "laminar.h5"))["probes/Timestep/timescale"]
         assert ts.max() > 2 and ts.min() == 1.0, (ts.min(), ts.max())
         assert not np.all(ts[60] == 1.0) and not np.all(ts[120] == 1.0), (ts[60], ts[120])
+    if case == "momentum":  # the previous step is in the checkpoints, and not zero
+        ck = os.path.join(out, "checkpoints")
+        names = sorted(n for n in os.listdir(ck) if n.endswith(".h5"))
+        assert names, "no checkpoints"
+        for name in names:
+            with h5py.File(os.path.join(ck, name), "r") as f:
+                step = f["layers/V1/momentum_step"][...]
+                assert step.shape == f["layers/V1/membrane"].shape and np.abs(step).max() > 1e-4, (name, step.shape)
     print(f"restart {case}: {n} datasets and the CSV tables bit-identical after 3 restarts")
 
 elif case == "sigkill":

@@ -83,6 +83,8 @@ class Subnet:
             v1["a_max"] = p.a_max
         if p.reset_on_input:
             v1["reset_on"] = self.n("Input")
+        if p.momentum:
+            v1["momentum"] = p.momentum
         L, C, P = params["layers"], params["connections"], params["probes"]
         L[self.n("Input")] = {"type": "ImageInput", "path": data, "format": "hdf5", "dataset": "images",
                               "normalize": self.input_normalize}

@@ -255,6 +255,67 @@ TEST_P(DeviceElementKernels, ElementUpdatesMatchTheCpuBackend) {
       }
 }
 
+// LCA momentum (LcaStep::momentum, LcaUpdateMomentum): every threshold and integrator, with the constant
+// factor and with per-batch-element factors (inline in the functor, and more than travel there: an array
+// on the device); membrane, activity and the previous-step buffer after 4 steps equal the CPU backend's,
+// and the CPU backend's equal the scalar recurrence of math::membrane_momentum.
+TEST_P(DeviceElementKernels, LcaMomentumMatchesTheCpuBackend) {
+  std::string why;
+  Backend* device = device_or_skip(GetParam(), why);
+  if (!device) GTEST_SKIP() << why;
+  std::mt19937 rng(11);
+  using T = math::Threshold;
+  for (int batch : {3, 70})
+    for (T kind : {T::Soft, T::SoftNonNegative, T::Hard, T::Firm})
+      for (bool euler : {false, true})
+        for (bool per_element : {false, true}) {
+          SCOPED_TRACE("batch " + std::to_string(batch) + " threshold " + std::to_string(int(kind)) +
+                       (euler ? " euler" : " exponential") + (per_element ? " per element" : " constant"));
+          const Geometry g{3, 2, 5};
+          Tensor ge(batch, g), gi(batch, g), u0(batch, g), a0(batch, g), p0(batch, g);
+          for (Tensor* t : {&ge, &gi, &u0, &a0, &p0}) test::fill_random(t->vector(), rng, -2.0f, 2.0f);
+          LcaStep st;
+          st.threshold.kind = kind;
+          st.threshold.lambda = 0.4f;
+          st.threshold.width = 0.3f;
+          st.euler = euler;
+          st.decay = std::exp(-0.3f);
+          st.rate = 0.3f;
+          st.momentum = 0.9f;
+          if (per_element)
+            for (int b = 0; b < batch; ++b) st.factors.push_back(euler ? 0.1f + 0.01f * b : std::exp(-0.1f - 0.01f * b));
+          auto run = [&](Backend& be) {
+            Tensor u = u0, a = a0, prev = p0, x = ge, y = gi;
+            LcaStep s = st;
+            s.previous = &prev;
+            for (int n = 0; n < 4; ++n) be.lca_update(s, &x, &y, u, a);
+            std::vector<float> out = u.vector();
+            out.insert(out.end(), a.vector().begin(), a.vector().end());
+            out.insert(out.end(), prev.vector().begin(), prev.vector().end());
+            return out;
+          };
+          const std::vector<float> want = run(Backend::cpu()), got = run(*device);
+          EXPECT_LT(relative_difference(got, want), tolerance(GetParam()));
+          // The recurrence by hand (double), against the CPU backend.
+          const std::size_t n = u0.size(), m = n / std::size_t(batch);
+          std::vector<double> u(u0.vector().begin(), u0.vector().end()), a(a0.vector().begin(), a0.vector().end()),
+              prev(p0.vector().begin(), p0.vector().end());
+          for (int step = 0; step < 4; ++step)
+            for (std::size_t i = 0; i < n; ++i) {
+              const double f = per_element ? st.factors[i / m] : (euler ? st.rate : st.decay);
+              const double drive = ge.vector()[i] - gi.vector()[i] + a[i];
+              const double plain = euler ? u[i] + f * (drive - u[i]) : f * u[i] + (1 - f) * drive;
+              prev[i] = (plain - u[i]) + 0.9 * prev[i];
+              u[i] += prev[i];
+              a[i] = math::threshold(float(u[i]), st.threshold);
+            }
+          std::vector<float> hand;
+          for (const auto* v : {&u, &a, &prev})
+            for (double x : *v) hand.push_back(float(x));
+          EXPECT_LT(relative_difference(want, hand), 1e-4);
+        }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, DeviceElementKernels,
                          ::testing::Values(std::string("device_emulation"), std::string("cuda")),
                          [](const auto& info) { return info.param; });
