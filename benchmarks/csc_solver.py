@@ -184,10 +184,13 @@ def variants(L):
         v[f"adaptive-{base:g}/L"] = ({"tau": tau_for(base, L, "exponential")},
                                      {"Timestep": {"type": "AdaptiveTimestep", "energy": "Energy", "layers": ["V1"],
                                                    "base_max": 1.0, "tau_factor": 1.0, "growth_factor": 0.5}})
+    # LCA momentum (OpenPV's MomentumLCALayer): heavy ball on the membrane's step, delta = step + mu delta_prev.
+    for mu, base in ((0.9, 1.0), (0.9, 1.9), (0.8, 1.9), (0.95, 1.0)):
+        v[f"momentum{mu:g}-{base:g}/L"] = ({"tau": tau_for(base, L, "exponential"), "momentum": mu}, {})
     return v
 
 
-DEFAULT_VARIANTS = ["tau100", "exp-1.9/L", "adaptive-1/L", "adaptive-1.9/L"]
+DEFAULT_VARIANTS = ["tau100", "exp-1.9/L", "adaptive-1/L", "adaptive-1.9/L", "momentum0.8-1.9/L", "momentum0.9-1.9/L"]
 
 
 def write_h5(path, name, arr):
