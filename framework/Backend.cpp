@@ -42,114 +42,68 @@ namespace {
 // costs more than the pass (the paper network's upper layers and joint layer are a few thousand values).
 constexpr std::ptrdiff_t kParallelMin = 1 << 15;
 
-// One LCA element: u <- update(u, exc - inh + self a), a <- T(u), with `factor` the decay (exponential
-// Euler) or the rate (forward Euler). The loops below pass exc/inh as constants where both channels
-// are used, so the test folds away.
-template <math::Threshold K, bool Euler>
-inline void lca_element(std::ptrdiff_t i, const float* ge, const float* gi, float* u, float* a, float self,
-                        float factor, const math::ThresholdParams& th, bool exc, bool inh) {
-  const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
-  u[i] = Euler ? math::membrane_euler(u[i], drive, factor) : math::membrane_exponential(u[i], drive, factor);
-  a[i] = math::threshold_of<K>(u[i], th);
-}
-
-// The LCA update with the threshold kind and integrator fixed at compile time, so that it is
-// branch-free and vectorises (a runtime switch per element cost more than the membrane update).
-template <math::Threshold K, bool Euler>
-void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
-  const float self = st.self, factor = Euler ? st.rate : st.decay;
-  const math::ThresholdParams th = st.threshold;
-  if (ge && gi) {
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
-    for (std::ptrdiff_t i = 0; i < n; ++i) lca_element<K, Euler>(i, ge, gi, u, a, self, factor, th, true, true);
-  } else {
-    // One channel (or none): the unused one contributes nothing.
-    const bool exc = ge != nullptr, inh = gi != nullptr;
-#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
-    for (std::ptrdiff_t i = 0; i < n; ++i) lca_element<K, Euler>(i, ge, gi, u, a, self, factor, th, exc, inh);
-  }
-}
-
-template <math::Threshold K>
-void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
-  if (st.euler) lca_loop<K, true>(n, ge, gi, u, a, st);
-  else lca_loop<K, false>(n, ge, gi, u, a, st);
-}
-
-// A dt per batch element (st.factors): the constant-dt loop's element over each element's part of the
-// buffers with that element's decay or rate, in one parallel region whose threads go on to the next
-// element without waiting (elements share no values).
-template <math::Threshold K, bool Euler>
-void lca_loop_per_element(std::ptrdiff_t m, std::ptrdiff_t batch, const float* ge, const float* gi, float* u,
-                          float* a, const LcaStep& st) {
-  const float self = st.self;
-  const float* factors = st.factors.data();
-  const math::ThresholdParams th = st.threshold;
-  const bool exc = ge != nullptr, inh = gi != nullptr;
-#pragma omp parallel if (m * batch >= kParallelMin)
-  for (std::ptrdiff_t b = 0; b < batch; ++b) {
-    const float factor = factors[b];
-    const std::ptrdiff_t o = b * m;
-    if (exc && inh) {
+// The LCA update over values [o, o + m) with one factor: u <- update(u, exc - inh + self a), a <- T(u),
+// with `factor` the decay (exponential Euler) or the rate (forward Euler); with Momentum,
+// math::membrane_momentum's heavy-ball step on top, with each value's previous step prev[i]. The threshold
+// kind, integrator, momentum and the channels used are fixed at compile time, and the scalars are
+// arguments (no store through u, a or prev can alias them), so the loop is branch-free and vectorises (a
+// runtime test per element, even a loop-invariant one such as "is there an inhibitory channel", kept it
+// scalar at 2-3 times the time). An orphaned `omp for`: it shares the work of the caller's parallel region.
+template <math::Threshold K, bool Euler, bool Momentum, bool Exc, bool Inh>
+void lca_range(std::ptrdiff_t o, std::ptrdiff_t m, const float* ge, const float* gi, float* u, float* a,
+               float* prev, float self, float factor, float mu, math::ThresholdParams th) {
 #pragma omp for simd schedule(static) nowait
-      for (std::ptrdiff_t i = o; i < o + m; ++i) lca_element<K, Euler>(i, ge, gi, u, a, self, factor, th, true, true);
-    } else {
-#pragma omp for simd schedule(static) nowait
-      for (std::ptrdiff_t i = o; i < o + m; ++i) lca_element<K, Euler>(i, ge, gi, u, a, self, factor, th, exc, inh);
+  for (std::ptrdiff_t i = o; i < o + m; ++i) {
+    float drive = self * a[i];
+    if constexpr (Exc) drive += ge[i];
+    if constexpr (Inh) drive -= gi[i];
+    const float old = u[i];
+    float v = Euler ? math::membrane_euler(old, drive, factor) : math::membrane_exponential(old, drive, factor);
+    if constexpr (Momentum) {  // through locals: with the stores inside the call it stayed scalar
+      float step = prev[i];
+      v = math::membrane_momentum(old, v, step, mu);
+      prev[i] = step;
     }
+    u[i] = v;
+    a[i] = math::threshold_of<K>(v, th);
   }
 }
 
-template <math::Threshold K>
-void lca_loop_per_element(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
-  const std::ptrdiff_t batch = std::ptrdiff_t(st.factors.size());
-  if (batch == 0 || n % batch != 0)
-    throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
-                        std::to_string(n) + " values");
-  if (st.euler) lca_loop_per_element<K, true>(n / batch, batch, ge, gi, u, a, st);
-  else lca_loop_per_element<K, false>(n / batch, batch, ge, gi, u, a, st);
-}
-
-template <math::Threshold K>
-void lca_dispatch(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, const LcaStep& st) {
-  if (st.factors.empty()) lca_loop<K>(n, ge, gi, u, a, st);
-  else lca_loop_per_element<K>(n, ge, gi, u, a, st);
-}
-
-// Momentum (st.momentum > 0): either integrator's plain step, then math::membrane_momentum's heavy-ball
-// update with each value's previous step `prev`; per batch element with its factor where st.factors has
-// them (batch 1, the constant decay or rate, otherwise). A separate loop: momentum 0 runs the ones above.
-template <math::Threshold K, bool Euler>
-void lca_loop_momentum(std::ptrdiff_t m, std::ptrdiff_t batch, const float* ge, const float* gi, float* u,
-                       float* a, float* prev, const LcaStep& st) {
-  const float self = st.self, mu = st.momentum, constant = Euler ? st.rate : st.decay;
-  const float* factors = st.factors.empty() ? nullptr : st.factors.data();
-  const math::ThresholdParams th = st.threshold;
-  const bool exc = ge != nullptr, inh = gi != nullptr;
-#pragma omp parallel if (m * batch >= kParallelMin)
-  for (std::ptrdiff_t b = 0; b < batch; ++b) {
-    const float factor = factors ? factors[b] : constant;
-    const std::ptrdiff_t o = b * m;
-#pragma omp for simd schedule(static) nowait
-    for (std::ptrdiff_t i = o; i < o + m; ++i) {
-      const float drive = (exc ? ge[i] : 0.0f) - (inh ? gi[i] : 0.0f) + self * a[i];
-      const float plain =
-          Euler ? math::membrane_euler(u[i], drive, factor) : math::membrane_exponential(u[i], drive, factor);
-      u[i] = math::membrane_momentum(u[i], plain, prev[i], mu);
-      a[i] = math::threshold_of<K>(u[i], th);
-    }
-  }
-}
-
-template <math::Threshold K>
-void lca_momentum(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, float* prev,
-                  const LcaStep& st) {
+// The whole update: over each batch element's part of the buffers with its decay or rate where st.factors
+// has them (a dt per batch element), else over all values at once with the constant one (batch 1); one
+// parallel region whose threads go on to the next element without waiting (elements share no values).
+template <math::Threshold K, bool Euler, bool Momentum>
+void lca_loop(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, float* prev,
+              const LcaStep& st) {
   const std::ptrdiff_t batch = st.factors.empty() ? 1 : std::ptrdiff_t(st.factors.size());
   if (n % batch != 0)
     throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
                         std::to_string(n) + " values");
-  if (st.euler) lca_loop_momentum<K, true>(n / batch, batch, ge, gi, u, a, prev, st);
-  else lca_loop_momentum<K, false>(n / batch, batch, ge, gi, u, a, prev, st);
+  const std::ptrdiff_t m = n / batch;
+  const float self = st.self, mu = st.momentum, constant = Euler ? st.rate : st.decay;
+  const float* factors = st.factors.empty() ? nullptr : st.factors.data();
+  const math::ThresholdParams th = st.threshold;
+#pragma omp parallel if (n >= kParallelMin)
+  for (std::ptrdiff_t b = 0; b < batch; ++b) {
+    const float f = factors ? factors[b] : constant;
+    const std::ptrdiff_t o = b * m;
+    if (ge && gi) lca_range<K, Euler, Momentum, true, true>(o, m, ge, gi, u, a, prev, self, f, mu, th);
+    else if (ge) lca_range<K, Euler, Momentum, true, false>(o, m, ge, gi, u, a, prev, self, f, mu, th);
+    else if (gi) lca_range<K, Euler, Momentum, false, true>(o, m, ge, gi, u, a, prev, self, f, mu, th);
+    else lca_range<K, Euler, Momentum, false, false>(o, m, ge, gi, u, a, prev, self, f, mu, th);
+  }
+}
+
+template <math::Threshold K>
+void lca_dispatch(std::ptrdiff_t n, const float* ge, const float* gi, float* u, float* a, float* prev,
+                  const LcaStep& st) {
+  if (prev) {
+    if (st.euler) lca_loop<K, true, true>(n, ge, gi, u, a, prev, st);
+    else lca_loop<K, false, true>(n, ge, gi, u, a, prev, st);
+  } else {
+    if (st.euler) lca_loop<K, true, false>(n, ge, gi, u, a, nullptr, st);
+    else lca_loop<K, false, false>(n, ge, gi, u, a, nullptr, st);
+  }
 }
 
 class CpuBackend final : public Backend {
@@ -194,22 +148,17 @@ class CpuBackend final : public Backend {
     float* up = u.data();
     float* ap = a.data();
     using T = math::Threshold;
+    float* pp = nullptr;  // the previous step, with momentum (momentum 0: the plain update)
     if (st.momentum > 0.0f) {
       if (!st.previous || st.previous->size() != u.size())
         throw InternalError("lca_update: momentum without a previous-step buffer of the membrane's size");
-      float* pp = st.previous->data();
-      switch (st.threshold.kind) {
-        case T::Soft: return lca_momentum<T::Soft>(n, ge, gi, up, ap, pp, st);
-        case T::SoftNonNegative: return lca_momentum<T::SoftNonNegative>(n, ge, gi, up, ap, pp, st);
-        case T::Hard: return lca_momentum<T::Hard>(n, ge, gi, up, ap, pp, st);
-        case T::Firm: return lca_momentum<T::Firm>(n, ge, gi, up, ap, pp, st);
-      }
+      pp = st.previous->data();
     }
     switch (st.threshold.kind) {
-      case T::Soft: lca_dispatch<T::Soft>(n, ge, gi, up, ap, st); break;
-      case T::SoftNonNegative: lca_dispatch<T::SoftNonNegative>(n, ge, gi, up, ap, st); break;
-      case T::Hard: lca_dispatch<T::Hard>(n, ge, gi, up, ap, st); break;
-      case T::Firm: lca_dispatch<T::Firm>(n, ge, gi, up, ap, st); break;
+      case T::Soft: lca_dispatch<T::Soft>(n, ge, gi, up, ap, pp, st); break;
+      case T::SoftNonNegative: lca_dispatch<T::SoftNonNegative>(n, ge, gi, up, ap, pp, st); break;
+      case T::Hard: lca_dispatch<T::Hard>(n, ge, gi, up, ap, pp, st); break;
+      case T::Firm: lca_dispatch<T::Firm>(n, ge, gi, up, ap, pp, st); break;
     }
   }
   void error_update(float scale, const Tensor* exc, const Tensor* inh, Tensor& e) override {

@@ -26,13 +26,17 @@ struct ThresholdParams {
 // that vectorise, for the layer's update loop.
 template <Threshold K>
 LAMINAR_HD inline float threshold_of(float u, const ThresholdParams& p) {
+  // Every arm's arithmetic is done unconditionally and only the result selected: an operation inside a
+  // ternary's arm is one the compiler may not speculate (it could raise a floating-point exception), so
+  // the ternary stays a branch and the loop does not vectorise.
   float a = 0.0f;
-  float m = u < 0.0f ? -u : u;
-  float s = u < 0.0f ? -1.0f : 1.0f;
+  const float m = fabsf(u), s = copysignf(1.0f, u);
   if constexpr (K == Threshold::Soft) {  // sign(u) max(|u| - lambda, 0)
-    a = m > p.lambda ? s * (m - p.lambda) : 0.0f;
+    const float shrunk = s * (m - p.lambda);
+    a = m > p.lambda ? shrunk : 0.0f;
   } else if constexpr (K == Threshold::SoftNonNegative) {  // max(u - lambda, 0)
-    a = u > p.lambda ? u - p.lambda : 0.0f;
+    const float shrunk = u - p.lambda;
+    a = u > p.lambda ? shrunk : 0.0f;
   } else if constexpr (K == Threshold::Hard) {  // u where |u| > lambda
     a = m > p.lambda ? u : 0.0f;
   } else {  // Firm: 0 below lambda, linear ramp to u over [lambda, lambda + width], u above
