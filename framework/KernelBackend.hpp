@@ -168,58 +168,42 @@ class KernelBackend final : public Backend {
     const float* gi = inh ? inh->on(m) : nullptr;
     float* up = u.on(m);
     float* ap = a.on(m);
+    if (!st.factors.empty() && u.size() % st.factors.size() != 0)
+      throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
+                          std::to_string(u.size()) + " values");
+    float* pp = nullptr;  // the previous step, with momentum (momentum 0: the plain update)
     if (st.momentum > 0.0f) {
       if (!st.previous || st.previous->size() != u.size())
         throw InternalError("lca_update: momentum without a previous-step buffer of the membrane's size");
-      if (!st.factors.empty() && u.size() % st.factors.size() != 0)
-        throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
-                            std::to_string(u.size()) + " values");
-      if (st.euler) lca_momentum<K, true>(st, ge, gi, up, ap, st.previous->on(m), index(u.size()));
-      else lca_momentum<K, false>(st, ge, gi, up, ap, st.previous->on(m), index(u.size()));
-      return;
+      pp = st.previous->on(m);
     }
-    if (!st.factors.empty()) {  // a dt per batch element
-      if (u.size() % st.factors.size() != 0)
-        throw InternalError("lca_update: " + std::to_string(st.factors.size()) + " per-element factors for " +
-                            std::to_string(u.size()) + " values");
-      if (st.euler) lca_per_element<K, true>(st, ge, gi, up, ap, index(u.size()));
-      else lca_per_element<K, false>(st, ge, gi, up, ap, index(u.size()));
-      return;
+    const index n = index(u.size());
+    if (pp) {
+      if (st.euler) lca_run<K, true, true>(st, ge, gi, up, ap, pp, n);
+      else lca_run<K, false, true>(st, ge, gi, up, ap, pp, n);
+    } else {
+      if (st.euler) lca_run<K, true, false>(st, ge, gi, up, ap, nullptr, n);
+      else lca_run<K, false, false>(st, ge, gi, up, ap, nullptr, n);
     }
-    if (st.euler)
-      exec_.for_each(index(u.size()),
-                     kernels::LcaUpdate<K, true>{ge, gi, up, ap, st.self, st.decay, st.rate, st.threshold});
-    else
-      exec_.for_each(index(u.size()),
-                     kernels::LcaUpdate<K, false>{ge, gi, up, ap, st.self, st.decay, st.rate, st.threshold});
   }
-  template <math::Threshold K, bool Euler>
-  void lca_per_element(const LcaStep& st, const float* ge, const float* gi, float* up, float* ap, index n) {
-    using F = kernels::LcaUpdatePerElement<K, Euler>;
+  // One launch of the LCA functor over the n values: one factor (the constant decay or rate) or one per
+  // batch element (st.factors), inline or, past F::kInline, copied to the executor's memory.
+  template <math::Threshold K, bool Euler, bool Momentum>
+  void lca_run(const LcaStep& st, const float* ge, const float* gi, float* up, float* ap, float* pp, index n) {
+    using F = kernels::LcaUpdate<K, Euler, Momentum>;
+    F k{ge, gi, up, ap, pp, nullptr, 0, st.self, st.momentum, st.threshold, {}};
     const std::size_t batch = st.factors.size();
-    F k{ge, gi, up, ap, nullptr, n / index(batch), st.self, st.threshold, {}};
-    if (batch <= std::size_t(F::kInline)) {
-      std::copy(st.factors.begin(), st.factors.end(), k.inline_factor);
-    } else {  // more than travel in the functor: copied to the executor's memory
-      float* f = device_factors(batch);
-      exec_.upload(f, st.factors.data(), batch * sizeof(float));
-      k.factor = f;
-    }
-    exec_.for_each(n, k);
-  }
-  template <math::Threshold K, bool Euler>
-  void lca_momentum(const LcaStep& st, const float* ge, const float* gi, float* up, float* ap, float* pp, index n) {
-    using F = kernels::LcaUpdateMomentum<K, Euler>;
-    const std::size_t batch = st.factors.empty() ? 1 : st.factors.size();
-    F k{ge, gi, up, ap, pp, nullptr, n / index(batch), st.self, st.momentum, st.threshold, {}};
-    if (st.factors.empty()) {
+    if (batch == 0) {
       k.inline_factor[0] = Euler ? st.rate : st.decay;
-    } else if (batch <= std::size_t(F::kInline)) {
-      std::copy(st.factors.begin(), st.factors.end(), k.inline_factor);
-    } else {  // more than travel in the functor: copied to the executor's memory
-      float* f = device_factors(batch);
-      exec_.upload(f, st.factors.data(), batch * sizeof(float));
-      k.factor = f;
+    } else {
+      k.element = n / index(batch);
+      if (batch <= std::size_t(F::kInline)) {
+        std::copy(st.factors.begin(), st.factors.end(), k.inline_factor);
+      } else {
+        float* f = device_factors(batch);
+        exec_.upload(f, st.factors.data(), batch * sizeof(float));
+        k.factor = f;
+      }
     }
     exec_.for_each(n, k);
   }

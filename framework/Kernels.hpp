@@ -217,68 +217,32 @@ struct WeightUpdate {
   }
 };
 
-template <math::Threshold K, bool Euler>
+// The LCA step: u <- either integrator's update with drive = exc - inh + self a, then (Momentum)
+// math::membrane_momentum's heavy-ball step with each value's previous step `prev`; a <- T(u). The factor
+// (the decay for the exponential integrator, the rate for Euler) is per batch element b = i / element
+// where `element` > 0 (an adaptive timestep), else inline_factor[0] for every value. Up to kInline
+// factors travel in the functor itself (a kernel argument: no copy, no wait for the device); more are
+// read from `factor`, an array in the executor's memory.
+template <math::Threshold K, bool Euler, bool Momentum>
 struct LcaUpdate {
-  const float* ge;  // excitatory channel (nullptr: unused)
-  const float* gi;  // inhibitory channel (nullptr: unused)
-  float* u;
-  float* a;
-  float self, decay, rate;
-  math::ThresholdParams th;
-  LAMINAR_HD void operator()(index i) const {
-    const float drive = (ge ? ge[i] : 0.0f) - (gi ? gi[i] : 0.0f) + self * a[i];
-    u[i] = Euler ? math::membrane_euler(u[i], drive, rate) : math::membrane_exponential(u[i], drive, decay);
-    a[i] = math::threshold_of<K>(u[i], th);
-  }
-};
-
-// The same step with a dt per batch element (an adaptive timestep): element i belongs to batch element
-// b = i / element and uses that element's factor (its decay for the exponential integrator, its rate for
-// Euler). Up to kInline factors travel in the functor itself (a kernel argument: no copy, no wait for the
-// device); more are read from `factor`, an array in the executor's memory.
-template <math::Threshold K, bool Euler>
-struct LcaUpdatePerElement {
   static constexpr int kInline = 64;
   const float* ge;      // excitatory channel (nullptr: unused)
   const float* gi;      // inhibitory channel (nullptr: unused)
   float* u;
   float* a;
+  float* prev;          // Momentum: the previous step, the membrane's shape (else unused)
   const float* factor;  // [batch] in the executor's memory, or nullptr: inline_factor holds them
-  index element;        // values per batch element
-  float self;
-  math::ThresholdParams th;
-  float inline_factor[kInline];
-  LAMINAR_HD void operator()(index i) const {
-    const index b = i / element;
-    const float f = factor ? factor[b] : inline_factor[b];
-    const float drive = (ge ? ge[i] : 0.0f) - (gi ? gi[i] : 0.0f) + self * a[i];
-    u[i] = Euler ? math::membrane_euler(u[i], drive, f) : math::membrane_exponential(u[i], drive, f);
-    a[i] = math::threshold_of<K>(u[i], th);
-  }
-};
-
-// The step with heavy-ball momentum (LCA `momentum` > 0): either integrator's plain step, then
-// math::membrane_momentum with each value's previous step `prev`. Per batch element b = i / element, its
-// factor as in LcaUpdatePerElement; a constant factor is batch 1 (element = every value, inline_factor[0]).
-template <math::Threshold K, bool Euler>
-struct LcaUpdateMomentum {
-  static constexpr int kInline = 64;
-  const float* ge;      // excitatory channel (nullptr: unused)
-  const float* gi;      // inhibitory channel (nullptr: unused)
-  float* u;
-  float* a;
-  float* prev;          // the previous step, the membrane's shape
-  const float* factor;  // [batch] in the executor's memory, or nullptr: inline_factor holds them
-  index element;        // values per batch element
+  index element;        // values per batch element; 0: one factor for all
   float self, mu;
   math::ThresholdParams th;
   float inline_factor[kInline];
   LAMINAR_HD void operator()(index i) const {
-    const index b = i / element;
+    const index b = element > 0 ? i / element : 0;
     const float f = factor ? factor[b] : inline_factor[b];
     const float drive = (ge ? ge[i] : 0.0f) - (gi ? gi[i] : 0.0f) + self * a[i];
     const float plain = Euler ? math::membrane_euler(u[i], drive, f) : math::membrane_exponential(u[i], drive, f);
-    u[i] = math::membrane_momentum(u[i], plain, prev[i], mu);
+    if constexpr (Momentum) u[i] = math::membrane_momentum(u[i], plain, prev[i], mu);
+    else u[i] = plain;
     a[i] = math::threshold_of<K>(u[i], th);
   }
 };

@@ -154,7 +154,7 @@ TEST_P(AdaptiveDeviceElementKernels, PerElementDtMatchesTheConstantDtLoop) {
       }
 }
 
-// More batch elements than travel in the device kernel's functor (LcaUpdatePerElement::kInline): their
+// More batch elements than travel in the device kernel's functor (LcaUpdate::kInline): their
 // factors are read from the device's memory; each element still equals the constant-dt loop with its factor.
 TEST_P(AdaptiveDeviceElementKernels, ManyBatchElements) {
   Backend* be = nullptr;

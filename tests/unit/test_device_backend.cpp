@@ -255,7 +255,7 @@ TEST_P(DeviceElementKernels, ElementUpdatesMatchTheCpuBackend) {
       }
 }
 
-// LCA momentum (LcaStep::momentum, LcaUpdateMomentum): every threshold and integrator, with the constant
+// LCA momentum (LcaStep::momentum, LcaUpdate<K, Euler, true>): every threshold and integrator, with the constant
 // factor and with per-batch-element factors (inline in the functor, and more than travel there: an array
 // on the device); membrane, activity and the previous-step buffer after 4 steps equal the CPU backend's,
 // and the CPU backend's equal the scalar recurrence of math::membrane_momentum.
