@@ -1,10 +1,7 @@
 #include "layers/ImageInputLayer.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <numeric>
 
-#include "framework/Random.hpp"
 #include "framework/Registry.hpp"
 
 namespace laminar {
@@ -40,8 +37,7 @@ ImageInputLayer::ImageInputLayer(const BuildContext& ctx) : Layer(ctx) {
                  " (ny x nx x nf); drop nx/ny/nf to take the data's size");
   geometry_ = data;
   display_period_ = p.has("display_period") ? p.integer("display_period") : ctx.sim.display_period;
-  shuffle_ = p.boolean("shuffle");
-  seed_ = ctx.sim.seed;
+  order_ = PresentationOrder(count_, p.boolean("shuffle"), ctx.sim.seed, name_);
   absent_if_blank_ = p.boolean("absent_if_blank");
   if (p.has("present_column")) {
     if (!labels_) p.fail("present_column", "present_column needs `labels` (the CSV holding that column)");
@@ -52,21 +48,6 @@ ImageInputLayer::ImageInputLayer(const BuildContext& ctx) : Layer(ctx) {
 
 std::string ImageInputLayer::item_label(long item) const {
   return labels_ ? labels_->label(source_->name(item)) : std::string();
-}
-
-long ImageInputLayer::item_for(long i) {
-  const long epoch = i / count_, pos = i % count_;
-  if (!shuffle_) return pos;
-  auto it = orders_.find(epoch);
-  if (it == orders_.end()) {
-    std::vector<long> order(count_);
-    std::iota(order.begin(), order.end(), 0L);
-    Rng rng(seed_, "shuffle/" + name_, std::uint64_t(epoch));
-    for (long k = count_ - 1; k > 0; --k) std::swap(order[k], order[rng.below(std::uint64_t(k + 1))]);
-    if (orders_.size() >= 2) orders_.erase(orders_.begin());
-    it = orders_.emplace(epoch, std::move(order)).first;
-  }
-  return it->second[pos];
 }
 
 void ImageInputLayer::load(long presentation) {
@@ -81,7 +62,7 @@ void ImageInputLayer::load(long presentation) {
   scratch_.resize(n);
   present_.assign(batch_, 1);
   for (int b = 0; b < batch_; ++b) {
-    const long item = item_for(presentation * global_batch_ + t.b0 + b);
+    const long item = order_.item(presentation * global_batch_ + t.b0 + b);
     current_[b] = item;
     float* out = scratch_.data();
     source_->read(item, out);
@@ -91,18 +72,7 @@ void ImageInputLayer::load(long presentation) {
       if (absent_if_blank_ && std::all_of(out, out + n, [](float v) { return v == 0.0f; })) here = 0;
       present_[b] = here;
     }
-    if (norm != "none") {
-      double mean = 0.0, sq = 0.0;
-      for (std::size_t i = 0; i < n; ++i) mean += out[i];
-      mean /= double(n);
-      if (norm == "unit_norm") mean = 0.0;
-      for (std::size_t i = 0; i < n; ++i) sq += (out[i] - mean) * (out[i] - mean);
-      double div = 1.0;
-      if (norm == "standardize") div = std::sqrt(sq / double(n));
-      if (norm == "unit_norm") div = std::sqrt(sq);
-      if (div <= 1e-12) div = 1.0;  // a constant image stays zero-mean rather than dividing by 0
-      for (std::size_t i = 0; i < n; ++i) out[i] = float((out[i] - mean) / div);
-    }
+    normalize_values(out, n, norm);
     if (scale != 1.0f)
       for (std::size_t i = 0; i < n; ++i) out[i] *= scale;
     const std::size_t w = std::size_t(lg.nx) * lg.nf;
@@ -124,7 +94,7 @@ double ImageInputLayer::data_bytes() const {
   // The data source's own (an IDX file is read whole), the labels, two epochs' shuffled orders, one
   // decoded image and the items and presence of each batch element (at most the whole batch here).
   return double(source_->memory_bytes()) + (labels_ ? label_table_bytes(*labels_) : 0.0) +
-         (shuffle_ ? 2.0 * double(count_) * sizeof(long) : 0.0) + double(geometry_.size()) * sizeof(float) +
+         order_.memory_bytes() + double(geometry_.size()) * sizeof(float) +
          double(global_batch_) * (sizeof(long) + sizeof(char));
 }
 

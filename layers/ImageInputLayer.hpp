@@ -4,12 +4,12 @@
 // with the simulation seed (a new order every epoch), with optional per-image normalisation.
 // Presence (Layer::present()): with `absent_if_blank` an all-zero image is an absent modality; with
 // `present_column` a labels-CSV column says per file whether the modality is present.
-#include <map>
 #include <memory>
 #include <vector>
 
 #include "framework/ImageIO.hpp"
 #include "framework/Layer.hpp"
+#include "layers/InputCommon.hpp"
 #include "layers/Presence.hpp"
 
 namespace laminar {
@@ -40,15 +40,12 @@ class ImageInputLayer : public Layer {
 
  private:
   void load(long presentation);
-  long item_for(long presentation_index);
   std::unique_ptr<DataSource> source_;
   std::unique_ptr<LabelTable> labels_;
   long labelled_ = 0;  // images with a labels row
   long count_ = 0;
   long display_period_ = 1;
-  bool shuffle_ = false;
-  unsigned long long seed_ = 1;
-  std::map<long, std::vector<long>> orders_;  // epoch -> permutation (a few kept)
+  PresentationOrder order_;
   std::vector<long> current_;
   std::vector<float> scratch_;
   bool has_presence_ = false, absent_if_blank_ = false;

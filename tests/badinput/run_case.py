@@ -143,6 +143,49 @@ def make_fixtures(data):
     with open(os.path.join(data, "damaged.h5"), "r+b") as f:
         f.seek(header)
         f.write(b"\xff" * 64)
+    make_audio_fixtures(data)
+
+
+def write_wav(path, samples, rate=8000, channels=1):
+    """16-bit PCM WAV with the standard library's wave module."""
+    import wave
+    data = np.asarray(samples, np.int16).tobytes()
+    with wave.open(path, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(data)
+
+
+def make_audio_fixtures(data):
+    """Recordings for the AudioInput cases (W*)."""
+    import h5py
+    tone = (8000 * np.sin(np.arange(1000) * 0.3)).astype(np.int16)
+    folders = {k: os.path.join(data, k) for k in
+               ("audio-ok", "audio-none", "audio-corrupt", "audio-empty", "audio-stereo", "audio-rates")}
+    for d in folders.values():
+        os.makedirs(d)
+    for name in ("a.wav", "b.wav"):
+        write_wav(os.path.join(folders["audio-ok"], name), tone)
+    with open(os.path.join(folders["audio-none"], "readme.txt"), "w") as f:
+        f.write("no recordings here\n")
+    write_wav(os.path.join(folders["audio-corrupt"], "a.wav"), tone)
+    with open(os.path.join(folders["audio-corrupt"], "b.wav"), "w") as f:
+        f.write("plain text saved as .wav\n")
+    write_wav(os.path.join(folders["audio-empty"], "a.wav"), tone)
+    write_wav(os.path.join(folders["audio-empty"], "b.wav"), np.zeros(0, np.int16))
+    write_wav(os.path.join(folders["audio-stereo"], "a.wav"), np.repeat(tone, 2), channels=2)
+    write_wav(os.path.join(folders["audio-rates"], "a.wav"), tone, rate=8000)
+    write_wav(os.path.join(folders["audio-rates"], "b.wav"), tone, rate=16000)
+    with h5py.File(os.path.join(data, "waves-norate.h5"), "w") as f:
+        f["waveforms"] = np.zeros((3, 500), np.float32)
+    with h5py.File(os.path.join(data, "waves-3d.h5"), "w") as f:
+        d = f.create_dataset("waveforms", data=np.zeros((3, 5, 100), np.float32))
+        d.attrs["sample_rate"] = 8000
+    with open(os.path.join(data, "pairs-missing.csv"), "w") as f:
+        f.write("file,label,audio\nimg0.png,0,a.wav\nimg1.png,1,\nimg2.png,2,nothere.wav\n")
+    with open(os.path.join(data, "pairs-ok.csv"), "w") as f:
+        f.write("file,label,audio\nimg0.png,0,a.wav\nimg1.png,1,\nimg2.png,2,b.wav\n")
 
 
 def parse_case(path):
